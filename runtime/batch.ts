@@ -1,0 +1,91 @@
+// Events cross threads in columns, not as an array of per-event envelope objects: the typed
+// columns clone as one memcpy each and cost nothing to build; only `tenant`, `id` and `body`
+// go through the structured-clone walk. One batch per host per tick (DESIGN.md decision 1).
+
+export interface EventBatch {
+  n: number;
+  /** Log sequence per event; 0 until the log assigned one. */
+  seq: Float64Array;
+  kg: Uint32Array;
+  /** Index into the runtime's actor-kind table. */
+  kind: Uint8Array;
+  /** Event time, epoch ms. */
+  time: Float64Array;
+  tenant: string[];
+  id: string[];
+  body: unknown[];
+}
+
+export function emptyBatch(capacity: number): EventBatch {
+  return {
+    n: 0,
+    seq: new Float64Array(capacity),
+    kg: new Uint32Array(capacity),
+    kind: new Uint8Array(capacity),
+    time: new Float64Array(capacity),
+    tenant: [],
+    id: [],
+    body: [],
+  };
+}
+
+export function pushEvent(
+  b: EventBatch,
+  kg: number,
+  kind: number,
+  tenant: string,
+  id: string,
+  time: number,
+  body: unknown,
+  seq = 0,
+): void {
+  const i = b.n;
+  if (i === b.seq.length) grow(b);
+  b.seq[i] = seq;
+  b.kg[i] = kg;
+  b.kind[i] = kind;
+  b.time[i] = time;
+  b.tenant.push(tenant);
+  b.id.push(id);
+  b.body.push(body);
+  b.n = i + 1;
+}
+
+function grow(b: EventBatch): void {
+  const cap = Math.max(16, b.seq.length * 2);
+  const seq = new Float64Array(cap);
+  seq.set(b.seq);
+  const kg = new Uint32Array(cap);
+  kg.set(b.kg);
+  const kind = new Uint8Array(cap);
+  kind.set(b.kind);
+  const time = new Float64Array(cap);
+  time.set(b.time);
+  b.seq = seq;
+  b.kg = kg;
+  b.kind = kind;
+  b.time = time;
+}
+
+/** Copies the first `n` rows into exactly-sized columns, ready to transfer. */
+export function sealBatch(b: EventBatch): EventBatch {
+  return {
+    n: b.n,
+    seq: b.seq.slice(0, b.n),
+    kg: b.kg.slice(0, b.n),
+    kind: b.kind.slice(0, b.n),
+    time: b.time.slice(0, b.n),
+    tenant: b.tenant,
+    id: b.id,
+    body: b.body,
+  };
+}
+
+export function assignSeq(b: EventBatch, base: number): void {
+  for (let i = 0; i < b.n; i++) b.seq[i] = base + i;
+}
+
+/** The typed columns of a sealed batch, for a postMessage transfer list. */
+export function transferables(b: EventBatch): ArrayBuffer[] {
+  return [b.seq.buffer, b.kg.buffer, b.kind.buffer, b.time.buffer] as ArrayBuffer[];
+}

@@ -1,0 +1,57 @@
+// The Piscina task that is a shard host: it starts, owns its shards, and returns only when it is
+// drained or stopped. One such task per worker thread (DESIGN.md decision 3).
+import type { MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { loadActorModules } from './actor.js';
+import { systemClock } from './clock.js';
+import { portEndpoint } from './endpoint.js';
+import type { FromHost, HostInit, ToHost } from './protocol.js';
+import { ShardHost, type ActorInspection } from './shard-host.js';
+
+export interface HostTask {
+  init: HostInit;
+  data: MessagePort;
+  control: MessagePort;
+}
+
+/** What the main thread may ask a host over the comlink control port. */
+export interface HostControl {
+  inspect(kind: string, tenant: string, id: string): ActorInspection | null;
+  resetActor(kind: string, tenant: string, id: string): boolean;
+  snapshotNow(): Promise<void>;
+  counts(): { active: number; parked: number; appliedSeq: number; timers: number; inbox: number };
+  drain(): Promise<void>;
+  /** Test hook for supervision: the worker dies the way a native crash or a bug would. */
+  crash(how: 'exit' | 'throw'): void;
+}
+
+export default async function hostShards(task: HostTask): Promise<{ hostId: number }> {
+  const { init, data, control } = task;
+  const defs = await loadActorModules(init.actorModules);
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const host = new ShardHost(init, defs, systemClock, (msg: FromHost) => data.postMessage(msg));
+  data.on('message', (msg: ToHost) => host.receive(msg));
+  const api: HostControl = {
+    inspect: (kind, tenant, id) => host.inspect(kind, tenant, id),
+    resetActor: (kind, tenant, id) => host.resetActor(kind, tenant, id),
+    snapshotNow: () => host.snapshotNow(),
+    counts: () => host.counts(),
+    async drain() {
+      await host.drain();
+      // Let the final reports leave before the task returns and the ports close.
+      setTimeout(finish, 0);
+    },
+    crash(how) {
+      if (how === 'exit') process.exit(70);
+      setTimeout(() => {
+        throw new Error('shard host crash requested');
+      }, 0);
+    },
+  };
+  Comlink.expose(api, portEndpoint(control));
+  await done;
+  data.close();
+  control.close();
+  return { hostId: init.hostId };
+}

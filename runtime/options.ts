@@ -1,0 +1,62 @@
+import { availableParallelism } from 'node:os';
+import { ErrorCode, VigilError } from './errors.js';
+
+/** Every runtime option with its default, in one place; validated once by `resolveOptions`. */
+export const kDefaultRuntimeOptions = {
+  /** Fixed for the life of a cluster: key groups are persisted in snapshots and checkpoints. */
+  keyGroups: 4096,
+  shards: 2,
+  /** Worker threads hosting the shards; shard s lives on host s % hosts. */
+  hosts: Math.max(1, Math.min(2, availableParallelism())),
+  /** URLs of modules exporting `actors` (defineActor results); imported by every host. */
+  actorModules: [] as string[],
+  /** A host's batch is flushed inline when it reaches this many events, else once per tick. */
+  maxBatchEvents: 2048,
+  /** Batches sent to one host and not yet applied; beyond it `submit` refuses (backpressure). */
+  maxInFlightBatches: 64,
+  /** How often each host commits dirty snapshots and its key-group checkpoints. */
+  snapshotIntervalMs: 1000,
+  /** Default idle time before passivation, for kinds that do not set `idleAfterMs`. */
+  idleAfterMs: 120_000,
+  passivationSweepMs: 1000,
+  /** Per actor: messages parked while it activates; a full one pauses its host's intake. */
+  mailboxLimit: 4096,
+  /** Per host: parked messages across all activating actors before intake pauses. */
+  maxParkedEvents: 200_000,
+  /** Processing-time timer wheel resolution. */
+  timerTickMs: 10,
+  /** Embedded log: events kept for replay before `submit` refuses until checkpoints catch up. */
+  maxLogEvents: 4_000_000,
+  /** How long `close` waits for hosts to drain. */
+  drainTimeoutMs: 30_000,
+};
+
+export type RuntimeOptions = typeof kDefaultRuntimeOptions;
+
+const positiveInts = [
+  'keyGroups', 'shards', 'hosts', 'maxBatchEvents', 'maxInFlightBatches', 'snapshotIntervalMs',
+  'idleAfterMs', 'passivationSweepMs', 'mailboxLimit', 'maxParkedEvents', 'timerTickMs', 'maxLogEvents',
+  'drainTimeoutMs',
+] as const;
+
+function invalid(name: string, rule: string, got: unknown): never {
+  throw new VigilError(ErrorCode.InvalidOption, `options.${name} ${rule}; got ${JSON.stringify(got)}`);
+}
+
+export function resolveOptions(input: Partial<RuntimeOptions>): RuntimeOptions {
+  for (const k of Object.keys(input)) {
+    if (!(k in kDefaultRuntimeOptions)) invalid(k, 'is not a runtime option', (input as Record<string, unknown>)[k]);
+  }
+  const o: RuntimeOptions = { ...kDefaultRuntimeOptions, ...input };
+  for (const k of positiveInts) {
+    const v = o[k];
+    if (!Number.isSafeInteger(v) || v < 1) invalid(k, 'must be a positive integer', v);
+  }
+  if (o.keyGroups > 65535) invalid('keyGroups', 'must be at most 65535', o.keyGroups);
+  if (o.shards > o.keyGroups) invalid('shards', `must be at most keyGroups (${o.keyGroups})`, o.shards);
+  if (o.hosts > o.shards) o.hosts = o.shards;
+  if (!Array.isArray(o.actorModules) || o.actorModules.length === 0) {
+    invalid('actorModules', 'must list at least one module URL', o.actorModules);
+  }
+  return o;
+}

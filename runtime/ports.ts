@@ -1,0 +1,120 @@
+// The runtime's ports, in its own words. Each has an in-memory adapter (adapters/memory, the
+// embedded default) and a real one (adapters/<thing>), and one conformance suite in
+// test/conformance that every adapter must pass.
+import type { EventBatch } from './batch.js';
+
+export interface Clock {
+  now(): number;
+  /** Returns a cancel function. Used for the runtime's own ticks, never one timer per actor. */
+  setTimeout(fn: () => void, ms: number): () => void;
+}
+
+/** The durable (or, embedded, in-memory) ordered log between the front-end and the shard hosts. */
+export interface EventLog {
+  /** True when an appended batch survives the loss of this process. */
+  readonly durable: boolean;
+  /**
+   * Appends a batch atomically. Event `i` of the batch gets sequence `base + i`; the returned
+   * `base` is strictly greater than every earlier sequence. `dedupId`, when given, makes the
+   * append idempotent within the log's dedup window: a second append with the same id stores
+   * nothing and returns the first append's base.
+   */
+  append(batch: EventBatch, dedupId?: string): Promise<number>;
+  /**
+   * Reads up to `maxEvents` events with sequence > `afterSeq`, in order, in one batch whose
+   * `seq` column holds each event's sequence. `undefined` when nothing is newer.
+   */
+  read(afterSeq: number, maxEvents: number): Promise<EventBatch | undefined>;
+  /** Lets the log forget events with sequence <= `seq` (they are covered by checkpoints). */
+  trim(seq: number): Promise<void>;
+  /** The highest sequence appended so far (0 when empty). */
+  head(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** One actor's encoded state and the log sequence of the last event it reflects. */
+export interface SnapshotRecord {
+  readonly key: string;
+  readonly data: string;
+  readonly seq: number;
+}
+
+export interface SnapshotCommit {
+  readonly snapshots: readonly SnapshotRecord[];
+  /** Key groups whose every event up to `checkpointSeq` is reflected by the stored snapshots. */
+  readonly keyGroups: ArrayLike<number>;
+  readonly checkpointSeq: number;
+}
+
+export interface SnapshotStore {
+  /** Same order as `keys`; `undefined` for an actor that was never snapshotted. */
+  load(keys: readonly string[]): Promise<(SnapshotRecord | undefined)[]>;
+  /** Writes every snapshot and checkpoint of the commit, or none of them. */
+  commit(commit: SnapshotCommit): Promise<void>;
+  /** Checkpoint sequence per key group, 0 where none was written; same order as `keyGroups`. */
+  checkpoints(keyGroups: ArrayLike<number>): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+export interface RollupRow {
+  readonly tenant: string;
+  readonly actorKind: string;
+  readonly actorId: string;
+  readonly metric: string;
+  /** Start of the window, epoch ms (event time). */
+  readonly windowStart: number;
+  readonly windowMs: number;
+  /** Higher revision replaces lower for the same (tenant, kind, id, metric, window). */
+  readonly revision: number;
+  /** The actor's watermark has passed the window's end. */
+  readonly final: boolean;
+  readonly count: number;
+  readonly min: number;
+  readonly max: number;
+  readonly sum: number;
+}
+
+export const AlertLevel = { low: 1, medium: 2, high: 3, critical: 4 } as const;
+export type AlertLevelName = keyof typeof AlertLevel;
+
+export interface AlertRecord {
+  /** Deterministic: the same condition on the same subject always gets the same id. */
+  readonly alertId: string;
+  readonly tenant: string;
+  readonly subjectKind: string;
+  readonly subjectId: string;
+  readonly level: AlertLevelName;
+  readonly state: 'open' | 'resolved';
+  readonly reason: string;
+  readonly value: number;
+  readonly eventTime: number;
+}
+
+/** Rows must be idempotent downstream: writing the same row twice leaves one row. */
+export interface RollupSink {
+  write(rows: readonly RollupRow[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Alerts keyed by (alertId, state): re-publishing one after a replay changes nothing. */
+export interface AlertSink {
+  publish(alerts: readonly AlertRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type Labels = Readonly<Record<string, string | number>>;
+export interface CounterHandle {
+  inc(value?: number, labels?: Labels): void;
+}
+export interface GaugeHandle {
+  set(value: number, labels?: Labels): void;
+}
+export interface HistogramHandle {
+  observe(value: number, labels?: Labels): void;
+}
+/** Registered once, on the main thread; workers send their counts up in batched messages. */
+export interface Metrics {
+  counter(name: string, help: string, labelNames?: readonly string[]): CounterHandle;
+  gauge(name: string, help: string, labelNames?: readonly string[]): GaugeHandle;
+  histogram(name: string, help: string, buckets?: readonly number[], labelNames?: readonly string[]): HistogramHandle;
+}

@@ -1,0 +1,80 @@
+// Messages on a host's data port. Plain data only: they are structured-cloned, so no class
+// instances (errors travel as WireError, see errors.ts).
+import type { EventBatch } from './batch.js';
+import type { WireError } from './errors.js';
+import type { AlertRecord, RollupRow, SnapshotRecord } from './ports.js';
+
+/** Actor-to-actor messages in columns, like events. */
+export interface MessageBatch {
+  n: number;
+  kg: number[];
+  kind: number[];
+  tenant: string[];
+  id: string[];
+  body: unknown[];
+  fromKind: number[];
+  fromId: string[];
+}
+
+export interface HostInit {
+  hostId: number;
+  generation: number;
+  keyGroupCount: number;
+  /** Key groups this host owns, as [from, to) ranges. */
+  ranges: [number, number][];
+  actorModules: string[];
+  kinds: string[];
+  idleAfterMs: number;
+  passivationSweepMs: number;
+  snapshotIntervalMs: number;
+  mailboxLimit: number;
+  maxParkedEvents: number;
+  timerTickMs: number;
+}
+
+export type ToHost =
+  | { t: 'events'; batch: EventBatch; lastSeq: number }
+  | { t: 'messages'; batch: MessageBatch }
+  | { t: 'loaded'; req: number; records: (SnapshotRecord | undefined)[]; error?: WireError }
+  | { t: 'committed'; req: number; error?: WireError };
+
+export interface ActorFailure {
+  tenant: string;
+  kind: string;
+  id: string;
+  seq: number;
+  error: WireError;
+}
+
+/** Counters since the previous report, and gauges as of now. */
+export interface HostStats {
+  events: number;
+  messages: number;
+  timers: number;
+  activations: number;
+  passivations: number;
+  rejected: number;
+  active: number;
+  parked: number;
+  wheel: number;
+}
+
+export type FromHost =
+  | {
+      t: 'report';
+      /** Every event with sequence <= appliedSeq that was sent to this host is applied. */
+      appliedSeq: number;
+      stats: HostStats;
+      alerts: AlertRecord[] | null;
+      rollups: RollupRow[] | null;
+      messages: MessageBatch | null;
+      failures: ActorFailure[] | null;
+      /** Sequences of events refused by a failed actor. */
+      rejectedSeqs: number[] | null;
+    }
+  | { t: 'load'; req: number; keys: string[] }
+  | { t: 'commit'; req: number; snapshots: SnapshotRecord[]; checkpointSeq: number; ranges: [number, number][] };
+
+export function emptyMessageBatch(): MessageBatch {
+  return { n: 0, kg: [], kind: [], tenant: [], id: [], body: [], fromKind: [], fromId: [] };
+}

@@ -1,0 +1,600 @@
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { setImmediate } from 'node:timers';
+import { Piscina } from 'piscina';
+import * as Comlink from 'comlink';
+import { loadActorModules } from './actor.js';
+import { assignSeq, emptyBatch, pushEvent, sealBatch, type EventBatch } from './batch.js';
+import { ErrorCode, VigilError, fromWire, toWire } from './errors.js';
+import { portEndpoint } from './endpoint.js';
+import type { HostControl, HostTask } from './host-worker.js';
+import { actorKey, hostId, type HostId } from './ids.js';
+import { ShardMap, keyGroupOf } from './keygroups.js';
+import { resolveOptions, type RuntimeOptions } from './options.js';
+import type {
+  AlertSink, Clock, CounterHandle, EventLog, GaugeHandle, Metrics, RollupSink, SnapshotStore,
+} from './ports.js';
+import type { ActorFailure, FromHost, HostInit, HostStats, MessageBatch, ToHost } from './protocol.js';
+import type { ActorInspection } from './shard-host.js';
+
+export interface RuntimePorts {
+  eventLog: EventLog;
+  snapshotStore: SnapshotStore;
+  rollupSink: RollupSink;
+  alertSink: AlertSink;
+  clock: Clock;
+  metrics: Metrics;
+}
+
+/** What a producer hands the runtime: already validated, already routed to an actor kind. */
+export interface RuntimeEvent {
+  tenant: string;
+  kind: string;
+  id: string;
+  time: number;
+  body: unknown;
+}
+
+export interface SubmitResult {
+  events: number;
+  /** Highest log sequence given to one of the events. */
+  lastSeq: number;
+}
+
+export type SubmitCallback = (err: VigilError | null, result: SubmitResult) => void;
+
+export interface RuntimeHooks {
+  /** An actor's handler threw: it is now failed (its host keeps running). */
+  onActorFailed?: (f: ActorFailure) => void;
+  /** A host died and was replaced; its shards were restored. */
+  onHostRestarted?: (info: { hostId: number; generation: number; cause: VigilError; replayed: number; ms: number }) => void;
+  onRejected?: (seqs: number[]) => void;
+}
+
+interface Submission {
+  remaining: number;
+  events: number;
+  lastSeq: number;
+  cb: SubmitCallback | undefined;
+}
+
+const HostState = { starting: 0, live: 1, restoring: 2, stopped: 3 } as const;
+
+class HostSlot {
+  readonly id: HostId;
+  readonly ranges: [number, number][];
+  generation = 0;
+  state: number = HostState.starting;
+  port: MessagePort | null = null;
+  control: Comlink.Remote<HostControl> | null = null;
+  task: Promise<unknown> | null = null;
+  builder: EventBatch;
+  /** Submissions with events in `builder`, waiting for its flush to learn their sequence. */
+  unflushed: Submission[] = [];
+  /** lastSeq of each batch sent and not yet applied, oldest first. */
+  inFlight: number[] = [];
+  /** Submissions waiting for this host to apply through a sequence, oldest first. */
+  waitSeq: number[] = [];
+  waitSub: Submission[] = [];
+  waitHead = 0;
+  appliedSeq = 0;
+  lastSentSeq = 0;
+  lastHeartbeatAt = 0;
+  committedSeq = 0;
+  chain: Promise<void> = Promise.resolve();
+  /** Batches handed to the log and not yet sent. */
+  appending = 0;
+  readonly keyGroups: number[] = [];
+
+  constructor(id: number, ranges: [number, number][], capacity: number) {
+    this.id = hostId(id);
+    this.ranges = ranges;
+    this.builder = emptyBatch(capacity);
+    for (const [from, to] of ranges) for (let k = from; k < to; k++) this.keyGroups.push(k);
+  }
+}
+
+function workerUrl(): string {
+  // Running from TypeScript sources (vitest), the worker must still be compiled JavaScript:
+  // a worker thread has no TypeScript loader. `npm run build` produces dist/.
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) return new URL('../dist/runtime/host-worker.js', here).href;
+  return new URL('./host-worker.js', here).href;
+}
+
+/**
+ * The main-thread half of the runtime: routes events by key group to shard hosts running as
+ * long-lived Piscina tasks, appends them to the event log first, acks submissions once the
+ * hosts have applied them, serves the hosts' snapshot requests, and replaces dead hosts.
+ */
+export class ActorRuntime {
+  readonly options: RuntimeOptions;
+  readonly shardMap: ShardMap;
+  readonly kinds: string[];
+  private readonly ports: RuntimePorts;
+  private readonly hooks: RuntimeHooks;
+  private readonly kindIndex = new Map<string, number>();
+  private readonly pool: Piscina;
+  private readonly hosts: HostSlot[] = [];
+  private readonly hostOfShard: Uint16Array;
+  private readonly hostOfKg: Uint16Array;
+  private readonly touched: Uint8Array;
+  private flushScheduled = false;
+  private closing = false;
+  private logHead = 0;
+  private trimmedTo = 0;
+  private drainWaiters: (() => void)[] = [];
+  private readonly m: {
+    events: CounterHandle; activations: CounterHandle; passivations: CounterHandle; failures: CounterHandle;
+    rejected: CounterHandle; restarts: CounterHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
+  };
+
+  private constructor(options: RuntimeOptions, kinds: string[], ports: RuntimePorts, hooks: RuntimeHooks) {
+    this.options = options;
+    this.ports = ports;
+    this.hooks = hooks;
+    this.kinds = kinds;
+    kinds.forEach((k, i) => this.kindIndex.set(k, i));
+    this.shardMap = new ShardMap(options.keyGroups, options.shards);
+    this.hostOfShard = new Uint16Array(options.shards);
+    for (let s = 0; s < options.shards; s++) this.hostOfShard[s] = s % options.hosts;
+    this.hostOfKg = new Uint16Array(options.keyGroups);
+    for (let k = 0; k < options.keyGroups; k++) this.hostOfKg[k] = this.hostOfShard[this.shardMap.shardOf(k)]!;
+    this.touched = new Uint8Array(options.hosts);
+    for (let h = 0; h < options.hosts; h++) {
+      const ranges: [number, number][] = [];
+      for (const r of this.shardMap.ranges()) if (this.hostOfShard[r.shard] === h) ranges.push([r.from, r.to]);
+      this.hosts.push(new HostSlot(h, ranges, options.maxBatchEvents));
+    }
+    this.pool = new Piscina({
+      filename: workerUrl(),
+      minThreads: options.hosts,
+      maxThreads: options.hosts,
+      idleTimeout: Infinity,
+      concurrentTasksPerWorker: 1,
+    });
+    const mt = ports.metrics;
+    this.m = {
+      events: mt.counter('vigil_actor_events_total', 'Events applied to actor state', ['host']),
+      activations: mt.counter('vigil_actor_activations_total', 'Actor activations', ['host']),
+      passivations: mt.counter('vigil_actor_passivations_total', 'Actor passivations', ['host']),
+      failures: mt.counter('vigil_actor_failures_total', 'Actors whose handler threw', ['kind']),
+      rejected: mt.counter('vigil_actor_rejected_total', 'Events refused by a failed actor', ['host']),
+      restarts: mt.counter('vigil_host_restarts_total', 'Shard hosts replaced after dying', ['host']),
+      active: mt.gauge('vigil_actors_active', 'Resident actors', ['host']),
+      parked: mt.gauge('vigil_mailbox_parked', 'Messages parked in mailboxes of activating actors', ['host']),
+      logEvents: mt.gauge('vigil_log_retained_events', 'Events kept in the log for replay'),
+    };
+  }
+
+  static async start(input: Partial<RuntimeOptions>, ports: RuntimePorts, hooks: RuntimeHooks = {}): Promise<ActorRuntime> {
+    const options = resolveOptions(input);
+    const defs = await loadActorModules(options.actorModules);
+    const rt = new ActorRuntime(options, defs.map((d) => d.kind), ports, hooks);
+    rt.logHead = await ports.eventLog.head();
+    rt.trimmedTo = rt.logHead;
+    // Recovering a node: every host restores from the store and replays what the log still has.
+    await Promise.all(rt.hosts.map((h) => rt.launch(h, null)));
+    return rt;
+  }
+
+  // ------------------------------------------------------------------ submit
+
+  /**
+   * Routes `events` to their hosts. The callback runs once every event is applied to actor
+   * state. Returns false, taking nothing, when the runtime is saturated; call again after
+   * `whenWritable()`. This is the backpressure signal a front-end turns into "stop reading".
+   */
+  submit(events: ArrayLike<RuntimeEvent>, cb?: SubmitCallback): boolean {
+    if (this.closing) {
+      cb?.(new VigilError(ErrorCode.ShuttingDown, 'runtime is shutting down'), { events: 0, lastSeq: 0 });
+      return true;
+    }
+    if (!this.writable()) return false;
+    const sub: Submission = { remaining: 0, events: events.length, lastSeq: 0, cb };
+    const kgs = this.options.keyGroups;
+    const touched = this.touched;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const kind = this.kindIndex.get(e.kind);
+      if (kind === undefined) {
+        // Nothing was routed yet for this call if it is the first; either way fail loudly:
+        // routing to an unknown kind is a programming error in the front-end, not bad input.
+        throw new VigilError(ErrorCode.UnknownActorKind, `unknown actor kind ${JSON.stringify(e.kind)}`);
+      }
+      const kg = keyGroupOf(e.tenant, e.kind, e.id, kgs);
+      const h = this.hostOfKg[kg]!;
+      const host = this.hosts[h]!;
+      pushEvent(host.builder, kg, kind, e.tenant, e.id, e.time, e.body);
+      if (touched[h] === 0) {
+        touched[h] = 1;
+        sub.remaining++;
+        host.unflushed.push(sub);
+      }
+      if (host.builder.n >= this.options.maxBatchEvents) this.flushHost(host);
+    }
+    touched.fill(0);
+    if (sub.remaining === 0) cb?.(null, { events: 0, lastSeq: 0 });
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** Same as `submit`, as a promise; waits for room instead of refusing. */
+  async submitAsync(events: ArrayLike<RuntimeEvent>): Promise<SubmitResult> {
+    for (;;) {
+      let accepted = false;
+      const p = new Promise<SubmitResult>((resolve, reject) => {
+        accepted = this.submit(events, (err, r) => (err ? reject(err) : resolve(r)));
+      });
+      if (accepted) return p;
+      await this.whenWritable();
+    }
+  }
+
+  writable(): boolean {
+    if (this.logHead - this.trimmedTo > this.options.maxLogEvents) return false;
+    for (const h of this.hosts) if (h.inFlight.length + h.appending >= this.options.maxInFlightBatches) return false;
+    return true;
+  }
+
+  whenWritable(): Promise<void> {
+    if (this.writable()) return Promise.resolve();
+    return new Promise((r) => this.drainWaiters.push(r));
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate, not a microtask: it runs after the I/O callbacks of this loop turn, so the
+    // frames of every connection that arrived together are coalesced into one batch per host.
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const now = this.ports.clock.now();
+    for (const host of this.hosts) {
+      if (host.builder.n > 0) this.flushHost(host);
+      else if (host.state === HostState.live && host.lastSentSeq < this.logHead && host.inFlight.length === 0 &&
+        now - host.lastHeartbeatAt > 100) {
+        // An idle host hears the log head now and then, so its checkpoints advance and the log
+        // can be trimmed past events that were never its own.
+        host.lastHeartbeatAt = now;
+        this.sendEmpty(host, this.logHead);
+      }
+    }
+  };
+
+  private flushHost(host: HostSlot): void {
+    if (host.state !== HostState.live) return; // held (bounded by writable()) until restored
+    const batch = sealBatch(host.builder);
+    host.builder = emptyBatch(this.options.maxBatchEvents);
+    const subs = host.unflushed;
+    host.unflushed = [];
+    const gen = host.generation;
+    const append = this.ports.eventLog.append(batch);
+    host.appending++;
+    host.chain = host.chain.then(async () => {
+      let base: number;
+      try {
+        base = await append;
+      } catch (err) {
+        host.appending--;
+        const e = new VigilError(ErrorCode.StoreUnavailable, `event log append failed: ${toWire(err).message}`, { cause: err });
+        for (const s of subs) s.cb?.(e, { events: 0, lastSeq: 0 });
+        this.notifyWritable();
+        return;
+      }
+      assignSeq(batch, base);
+      const lastSeq = base + batch.n - 1;
+      if (lastSeq > this.logHead) this.logHead = lastSeq;
+      host.appending--;
+      for (const s of subs) {
+        if (lastSeq > s.lastSeq) s.lastSeq = lastSeq;
+        host.waitSeq.push(lastSeq);
+        host.waitSub.push(s);
+      }
+      // A host replaced meanwhile gets this batch from the log replay instead.
+      if (host.generation !== gen || host.state !== HostState.live || !host.port) return;
+      host.inFlight.push(lastSeq);
+      host.lastSentSeq = lastSeq;
+      host.port.postMessage({ t: 'events', batch, lastSeq } satisfies ToHost);
+    });
+  }
+
+  private sendEmpty(host: HostSlot, lastSeq: number): void {
+    host.inFlight.push(lastSeq);
+    host.lastSentSeq = lastSeq;
+    host.port!.postMessage({ t: 'events', batch: emptyBatch(0), lastSeq } satisfies ToHost);
+  }
+
+  private onApplied(host: HostSlot, appliedSeq: number): void {
+    host.appliedSeq = appliedSeq;
+    while (host.inFlight.length > 0 && host.inFlight[0]! <= appliedSeq) host.inFlight.shift();
+    let i = host.waitHead;
+    while (i < host.waitSeq.length && host.waitSeq[i]! <= appliedSeq) {
+      const s = host.waitSub[i]!;
+      host.waitSub[i] = undefined as unknown as Submission;
+      if (--s.remaining === 0) s.cb?.(null, { events: s.events, lastSeq: s.lastSeq });
+      i++;
+    }
+    host.waitHead = i;
+    if (i > 4096 && i * 2 > host.waitSeq.length) {
+      host.waitSeq.splice(0, i);
+      host.waitSub.splice(0, i);
+      host.waitHead = 0;
+    }
+    this.notifyWritable();
+  }
+
+  private notifyWritable(): void {
+    if (this.drainWaiters.length === 0 || !this.writable()) return;
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  // ------------------------------------------------------------------ hosts
+
+  private async launch(host: HostSlot, cause: VigilError | null): Promise<void> {
+    const started = this.ports.clock.now();
+    host.generation++;
+    host.state = cause ? HostState.restoring : HostState.starting;
+    // Sends already chained for the dead host must settle before replay reads the log, or a
+    // batch appended during the crash could be neither replayed nor sent.
+    await host.chain;
+    const data = new MessageChannel();
+    const control = new MessageChannel();
+    const gen = host.generation;
+    const init: HostInit = {
+      hostId: host.id,
+      generation: gen,
+      keyGroupCount: this.options.keyGroups,
+      ranges: host.ranges,
+      actorModules: this.options.actorModules,
+      kinds: this.kinds,
+      idleAfterMs: this.options.idleAfterMs,
+      passivationSweepMs: this.options.passivationSweepMs,
+      snapshotIntervalMs: this.options.snapshotIntervalMs,
+      mailboxLimit: this.options.mailboxLimit,
+      maxParkedEvents: this.options.maxParkedEvents,
+      timerTickMs: this.options.timerTickMs,
+    };
+    host.port = data.port1;
+    host.control = Comlink.wrap<HostControl>(portEndpoint(control.port1));
+    host.inFlight = [];
+    data.port1.on('message', (msg: FromHost) => this.onHostMessage(host, gen, msg));
+    const task: HostTask = { init, data: data.port2, control: control.port2 };
+    host.task = this.pool.run(task, { transferList: [data.port2, control.port2] as never });
+    host.task.then(
+      () => {
+        if (host.generation === gen && !this.closing) void this.replace(host, new VigilError(ErrorCode.HostDied, `host ${host.id} returned early`));
+      },
+      (err: unknown) => {
+        if (host.generation === gen && !this.closing) {
+          void this.replace(host, new VigilError(ErrorCode.HostDied, `host ${host.id} died: ${toWire(err).message}`, { cause: err }));
+        }
+      },
+    );
+    const replayed = await this.replay(host);
+    host.state = HostState.live;
+    host.lastSentSeq = Math.max(host.lastSentSeq, host.appliedSeq);
+    if (cause) {
+      this.m.restarts.inc(1, { host: host.id });
+      this.hooks.onHostRestarted?.({ hostId: host.id, generation: gen, cause, replayed, ms: this.ports.clock.now() - started });
+    }
+    if (host.builder.n > 0) this.flushHost(host);
+  }
+
+  private async replace(host: HostSlot, cause: VigilError): Promise<void> {
+    const old = host.port;
+    host.port = null;
+    old?.close();
+    await this.launch(host, cause);
+  }
+
+  /** Feeds a (re)started host every logged event of its key groups past their checkpoints. */
+  private async replay(host: HostSlot): Promise<number> {
+    const log = this.ports.eventLog;
+    const cps = await this.ports.snapshotStore.checkpoints(host.keyGroups);
+    const cp = new Float64Array(this.options.keyGroups);
+    let from = Infinity;
+    host.keyGroups.forEach((kg, i) => {
+      cp[kg] = cps[i]!;
+      if (cps[i]! < from) from = cps[i]!;
+    });
+    if (!Number.isFinite(from)) from = 0;
+    let replayed = 0;
+    let after = Math.max(from, 0);
+    const mine = this.hostOfKg;
+    for (;;) {
+      const chunk = await log.read(after, 8192);
+      if (!chunk || chunk.n === 0) break;
+      const out = emptyBatch(chunk.n);
+      for (let i = 0; i < chunk.n; i++) {
+        const kg = chunk.kg[i]!;
+        const seq = chunk.seq[i]!;
+        if (mine[kg] === host.id && seq > cp[kg]!) {
+          pushEvent(out, kg, chunk.kind[i]!, chunk.tenant[i]!, chunk.id[i]!, chunk.time[i]!, chunk.body[i], seq);
+        }
+      }
+      after = chunk.seq[chunk.n - 1]!;
+      replayed += out.n;
+      host.inFlight.push(after);
+      host.lastSentSeq = after;
+      host.port!.postMessage({ t: 'events', batch: sealBatch(out), lastSeq: after } satisfies ToHost);
+    }
+    if (after > this.logHead) this.logHead = after;
+    // Tells the host how far the log went even when nothing was left to replay, so producers
+    // waiting on events its checkpoint already covered are acked.
+    this.sendEmpty(host, this.logHead);
+    return replayed;
+  }
+
+  private onHostMessage(host: HostSlot, gen: number, msg: FromHost): void {
+    if (host.generation !== gen) return;
+    switch (msg.t) {
+      case 'report':
+        this.onReport(host, msg);
+        break;
+      case 'load': {
+        const port = host.port;
+        this.ports.snapshotStore.load(msg.keys).then(
+          (records) => port?.postMessage({ t: 'loaded', req: msg.req, records } satisfies ToHost),
+          (err: unknown) => port?.postMessage({ t: 'loaded', req: msg.req, records: [], error: toWire(err) } satisfies ToHost),
+        );
+        break;
+      }
+      case 'commit': {
+        const port = host.port;
+        const keyGroups: number[] = [];
+        for (const [a, b] of msg.ranges) for (let k = a; k < b; k++) keyGroups.push(k);
+        this.ports.snapshotStore.commit({ snapshots: msg.snapshots, keyGroups, checkpointSeq: msg.checkpointSeq }).then(
+          () => {
+            port?.postMessage({ t: 'committed', req: msg.req } satisfies ToHost);
+            if (host.generation === gen) {
+              host.committedSeq = msg.checkpointSeq;
+              this.maybeTrim();
+            }
+          },
+          (err: unknown) => port?.postMessage({ t: 'committed', req: msg.req, error: toWire(err) } satisfies ToHost),
+        );
+        break;
+      }
+    }
+  }
+
+  private onReport(host: HostSlot, r: Extract<FromHost, { t: 'report' }>): void {
+    const s: HostStats = r.stats;
+    const label = { host: host.id };
+    if (s.events) this.m.events.inc(s.events, label);
+    if (s.activations) this.m.activations.inc(s.activations, label);
+    if (s.passivations) this.m.passivations.inc(s.passivations, label);
+    if (s.rejected) this.m.rejected.inc(s.rejected, label);
+    this.m.active.set(s.active, label);
+    this.m.parked.set(s.parked, label);
+    if (r.alerts) void this.ports.alertSink.publish(r.alerts).catch(() => undefined);
+    if (r.rollups) void this.ports.rollupSink.write(r.rollups).catch(() => undefined);
+    if (r.messages) this.routeMessages(r.messages);
+    if (r.failures) {
+      for (const f of r.failures) {
+        this.m.failures.inc(1, { kind: f.kind });
+        this.hooks.onActorFailed?.(f);
+      }
+    }
+    if (r.rejectedSeqs) this.hooks.onRejected?.(r.rejectedSeqs);
+    this.onApplied(host, r.appliedSeq);
+  }
+
+  /** Actor-to-actor messages that left their host: regrouped by destination host. */
+  private routeMessages(b: MessageBatch): void {
+    const per = new Map<number, MessageBatch>();
+    for (let i = 0; i < b.n; i++) {
+      const h = this.hostOfKg[b.kg[i]!]!;
+      let out = per.get(h);
+      if (!out) {
+        out = { n: 0, kg: [], kind: [], tenant: [], id: [], body: [], fromKind: [], fromId: [] };
+        per.set(h, out);
+      }
+      out.kg.push(b.kg[i]!);
+      out.kind.push(b.kind[i]!);
+      out.tenant.push(b.tenant[i]!);
+      out.id.push(b.id[i]!);
+      out.body.push(b.body[i]);
+      out.fromKind.push(b.fromKind[i]!);
+      out.fromId.push(b.fromId[i]!);
+      out.n++;
+    }
+    for (const [h, out] of per) this.hosts[h]!.port?.postMessage({ t: 'messages', batch: out } satisfies ToHost);
+  }
+
+  private maybeTrim(): void {
+    let min = Infinity;
+    for (const h of this.hosts) if (h.committedSeq < min) min = h.committedSeq;
+    if (Number.isFinite(min) && min > this.trimmedTo) {
+      this.trimmedTo = min;
+      void this.ports.eventLog.trim(min);
+      this.m.logEvents.set(this.logHead - min);
+      this.notifyWritable();
+    }
+  }
+
+  // ------------------------------------------------------------------ control plane
+
+  private hostOf(kind: string, tenant: string, id: string): HostSlot {
+    return this.hosts[this.hostOfKg[keyGroupOf(tenant, kind, id, this.options.keyGroups)]!]!;
+  }
+
+  /** One actor's state: live from its host when resident, else from its last snapshot. */
+  async inspect(kind: string, tenant: string, id: string): Promise<(ActorInspection & { state: unknown }) | null> {
+    if (!this.kindIndex.has(kind)) throw new VigilError(ErrorCode.UnknownActorKind, `unknown actor kind ${JSON.stringify(kind)}`);
+    const host = this.hostOf(kind, tenant, id);
+    const live = host.control ? await host.control.inspect(kind, tenant, id) : null;
+    if (live) return { ...live, state: live.data === null ? null : JSON.parse(live.data) };
+    const [rec] = await this.ports.snapshotStore.load([actorKey(tenant, kind, id)]);
+    if (!rec) return null;
+    const body = rec.data.slice(rec.data.indexOf('\n') + 1);
+    return { resident: false, status: 'passive', lastSeq: rec.seq, watermark: NaN, error: null, data: body, state: JSON.parse(body) };
+  }
+
+  async resetActor(kind: string, tenant: string, id: string): Promise<boolean> {
+    const host = this.hostOf(kind, tenant, id);
+    return host.control ? host.control.resetActor(kind, tenant, id) : false;
+  }
+
+  /** Commits every host's dirty actors and checkpoints now. */
+  async snapshotNow(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.control?.snapshotNow()));
+  }
+
+  async stats(): Promise<{ hostId: number; generation: number; appliedSeq: number; inFlight: number; active: number; parked: number; timers: number; keyGroups: number }[]> {
+    return Promise.all(
+      this.hosts.map(async (h) => {
+        const c = h.control ? await h.control.counts() : { active: 0, parked: 0, timers: 0, appliedSeq: 0, inbox: 0 };
+        return { hostId: h.id, generation: h.generation, appliedSeq: h.appliedSeq, inFlight: h.inFlight.length, active: c.active, parked: c.parked, timers: c.timers, keyGroups: h.keyGroups.length };
+      }),
+    );
+  }
+
+  /** For supervision tests: make host `h`'s worker die. */
+  async crashHost(h: number, how: 'exit' | 'throw'): Promise<void> {
+    const host = this.hosts[h];
+    if (!host?.control) throw new VigilError(ErrorCode.NotOwner, `no host ${h}`);
+    void host.control.crash(how).catch(() => undefined);
+  }
+
+  /** Waits until every submitted event is applied. */
+  async settle(): Promise<void> {
+    for (;;) {
+      if (this.flushScheduled) await new Promise<void>((r) => setImmediate(r));
+      await Promise.all(this.hosts.map((h) => h.chain));
+      const busy = this.hosts.some((h) => h.inFlight.length > 0 || h.appending > 0 || h.builder.n > 0 || h.state !== HostState.live);
+      if (!busy && !this.flushScheduled) return;
+      await new Promise<void>((r) => setTimeout(r, 2));
+    }
+  }
+
+  get generation(): number[] {
+    return this.hosts.map((h) => h.generation);
+  }
+
+  /** Drains: every actor passivates with a final snapshot, then the workers stop. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    await this.settle().catch(() => undefined);
+    this.closing = true;
+    const drains = this.hosts.map(async (h) => {
+      const ctl = h.control;
+      if (!ctl) return;
+      const timeout = new Promise<void>((r) => setTimeout(r, this.options.drainTimeoutMs).unref());
+      await Promise.race([ctl.drain().catch(() => undefined), timeout]);
+      ctl[Comlink.releaseProxy]();
+      h.state = HostState.stopped;
+    });
+    await Promise.all(drains);
+    await Promise.allSettled(this.hosts.map((h) => h.task));
+    for (const h of this.hosts) h.port?.close();
+    await this.pool.destroy();
+  }
+}
+
+export { fromWire };
