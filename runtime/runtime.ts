@@ -174,6 +174,7 @@ export class ActorRuntime {
     rt.trimmedTo = rt.logHead;
     // Recovering a node: every host restores from the store and replays what the log still has.
     await Promise.all(rt.hosts.map((h) => rt.launch(h, null)));
+    rt.maintenance();
     return rt;
   }
 
@@ -251,18 +252,31 @@ export class ActorRuntime {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    for (const host of this.hosts) if (host.builder.n > 0) this.flushHost(host);
+    this.heartbeat();
+  };
+
+  /**
+   * An idle host hears the log head now and then, so its checkpoints advance and the log can
+   * be trimmed past events that were never its own. Called on flush and on a slow timer.
+   */
+  private heartbeat(): void {
     const now = this.ports.clock.now();
     for (const host of this.hosts) {
-      if (host.builder.n > 0) this.flushHost(host);
-      else if (host.state === HostState.live && host.lastSentSeq < this.logHead && host.inFlight.length === 0 &&
-        now - host.lastHeartbeatAt > 100) {
-        // An idle host hears the log head now and then, so its checkpoints advance and the log
-        // can be trimmed past events that were never its own.
+      if (host.state === HostState.live && host.builder.n === 0 && host.appending === 0 &&
+        host.inFlight.length === 0 && host.lastSentSeq < this.logHead && now - host.lastHeartbeatAt > 100) {
         host.lastHeartbeatAt = now;
         this.sendEmpty(host, this.logHead);
       }
     }
+  }
+
+  private readonly maintenance = (): void => {
+    if (this.closing) return;
+    this.heartbeat();
+    this.cancelMaintenance = this.ports.clock.setTimeout(this.maintenance, Math.max(50, this.options.snapshotIntervalMs / 2));
   };
+  private cancelMaintenance: (() => void) | null = null;
 
   private flushHost(host: HostSlot): void {
     if (host.state !== HostState.live) return; // held (bounded by writable()) until restored
@@ -582,6 +596,7 @@ export class ActorRuntime {
     if (this.closing) return;
     await this.settle().catch(() => undefined);
     this.closing = true;
+    this.cancelMaintenance?.();
     const drains = this.hosts.map(async (h) => {
       const ctl = h.control;
       if (!ctl) return;

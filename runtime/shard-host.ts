@@ -588,6 +588,8 @@ export class ShardHost {
     if (now - this.lastSweepAt >= this.init.passivationSweepMs) {
       this.lastSweepAt = now;
       this.sweepIdle(now, false);
+      // Passivated state lives only in pendingWrites until committed: write it out promptly.
+      if (this.passivated.length > 0) this.commit();
     }
     if (now - this.lastCommitAt >= this.init.snapshotIntervalMs) this.commit();
     this.requestActivations();
@@ -658,7 +660,13 @@ export class ShardHost {
     for (const cell of this.dirtyCells) {
       if (!cell.dirty || !cell.resident) continue;
       cell.dirty = false;
-      if (cell.status === ACTIVE) snapshots.push(this.encode(cell));
+      if (cell.status === ACTIVE) {
+        const rec = this.encode(cell);
+        // Until the store confirms, this record is the newest copy: an actor that passivates
+        // and reactivates meanwhile must read it, not the store's older one.
+        this.pendingWrites.set(rec.key, rec);
+        snapshots.push(rec);
+      }
     }
     this.dirtyCells = [];
     const req = this.nextReq++;
@@ -672,14 +680,19 @@ export class ShardHost {
     if (!c || c.req !== req) return;
     this.commitInFlight = null;
     if (error) {
-      // Nothing was written: everything in it is dirty again and goes into the next commit.
-      this.passivated.push(...c.passivated.filter((r) => this.pendingWrites.get(r.key) === r));
+      // Nothing was written. Records still current go into the next commit as they are; a
+      // resident actor is simply dirty again (it will be encoded afresh).
       for (const r of c.passivated) {
+        if (this.pendingWrites.get(r.key) !== r) continue;
         const { tenant, kind, id } = parseActorKey(r.key);
         const cell = this.tables[this.kindIndex.get(kind)!]?.get(tenant)?.get(id);
-        if (cell && !cell.dirty) {
-          cell.dirty = true;
-          this.dirtyCells.push(cell);
+        if (cell && cell.status === ACTIVE) {
+          if (!cell.dirty) {
+            cell.dirty = true;
+            this.dirtyCells.push(cell);
+          }
+        } else {
+          this.passivated.push(r);
         }
       }
       this.commitWaiters.unshift(...c.waiters);
@@ -687,7 +700,7 @@ export class ShardHost {
     }
     for (const r of c.passivated) if (this.pendingWrites.get(r.key) === r) this.pendingWrites.delete(r.key);
     for (const w of c.waiters) w();
-    if (this.commitWaiters.length > 0) this.commit();
+    if (this.commitWaiters.length > 0 || this.passivated.length > 0) this.commit();
   }
 
   // ---------------------------------------------------------------- upward
