@@ -1,5 +1,6 @@
 // The Piscina task that is a shard host: it starts, owns its shards, and returns only when it is
 // drained or stopped. One such task per worker thread (DESIGN.md decision 3).
+import { getHeapStatistics } from 'node:v8';
 import type { MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { loadActorModules } from './actor.js';
@@ -21,6 +22,8 @@ export interface HostControl {
   snapshotNow(): Promise<void>;
   counts(): { active: number; parked: number; appliedSeq: number; timers: number; inbox: number };
   drain(): Promise<void>;
+  /** This worker's V8 heap, after a full GC when the process runs with --expose-gc. */
+  memory(): { heapUsed: number; gcRan: boolean };
   /** Test hook for supervision: the worker dies the way a native crash or a bug would. */
   crash(how: 'exit' | 'throw'): void;
 }
@@ -37,6 +40,11 @@ export default async function hostShards(task: HostTask): Promise<{ hostId: numb
     resetActor: (kind, tenant, id) => host.resetActor(kind, tenant, id),
     snapshotNow: () => host.snapshotNow(),
     counts: () => host.counts(),
+    memory() {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      return { heapUsed: getHeapStatistics().used_heap_size, gcRan: gc !== undefined };
+    },
     async drain() {
       await host.drain();
       // Let the final reports leave before the task returns and the ports close.

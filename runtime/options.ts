@@ -45,7 +45,8 @@ function invalid(name: string, rule: string, got: unknown): never {
 
 export function resolveOptions(input: Partial<RuntimeOptions>): RuntimeOptions {
   for (const k of Object.keys(input)) {
-    if (!(k in kDefaultRuntimeOptions)) invalid(k, 'is not a runtime option', (input as Record<string, unknown>)[k]);
+    // Own keys only: `in` would accept names every object inherits (toString, constructor).
+    if (!Object.hasOwn(kDefaultRuntimeOptions, k)) invalid(k, 'is not a runtime option', (input as Record<string, unknown>)[k]);
   }
   const o: RuntimeOptions = { ...kDefaultRuntimeOptions, ...input };
   for (const k of positiveInts) {

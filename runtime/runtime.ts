@@ -66,6 +66,7 @@ class HostSlot {
   state: number = HostState.starting;
   port: MessagePort | null = null;
   control: Comlink.Remote<HostControl> | null = null;
+  controlPort: MessagePort | null = null;
   task: Promise<unknown> | null = null;
   builder: EventBatch;
   /** Submissions with events in `builder`, waiting for its flush to learn their sequence. */
@@ -375,6 +376,7 @@ export class ActorRuntime {
     };
     host.port = data.port1;
     host.control = Comlink.wrap<HostControl>(portEndpoint(control.port1));
+    host.controlPort = control.port1;
     host.inFlight = [];
     data.port1.on('message', (msg: FromHost) => this.onHostMessage(host, gen, msg));
     const task: HostTask = { init, data: data.port2, control: control.port2 };
@@ -403,6 +405,9 @@ export class ActorRuntime {
     const old = host.port;
     host.port = null;
     old?.close();
+    // Comlink calls waiting on the dead worker never settle; closing its port lets go of them.
+    host.controlPort?.close();
+    host.controlPort = null;
     await this.launch(host, cause);
   }
 
@@ -569,6 +574,11 @@ export class ActorRuntime {
     );
   }
 
+  /** Per host V8 heap (after GC where available); for the memory benchmark. */
+  async hostMemory(): Promise<{ heapUsed: number; gcRan: boolean }[]> {
+    return Promise.all(this.hosts.map((h) => (h.control ? h.control.memory() : { heapUsed: 0, gcRan: false })));
+  }
+
   /** For supervision tests: make host `h`'s worker die. */
   async crashHost(h: number, how: 'exit' | 'throw'): Promise<void> {
     const host = this.hosts[h];
@@ -607,7 +617,10 @@ export class ActorRuntime {
     });
     await Promise.all(drains);
     await Promise.allSettled(this.hosts.map((h) => h.task));
-    for (const h of this.hosts) h.port?.close();
+    for (const h of this.hosts) {
+      h.port?.close();
+      h.controlPort?.close();
+    }
     await this.pool.destroy();
   }
 }

@@ -611,7 +611,6 @@ export class ShardHost {
   }
 
   private passivate(cell: Cell): void {
-    const def = this.defs[cell.kind]!;
     this.idle[cell.kind]!.unlink(cell);
     // A failed actor's state is not trusted: drop it and let the next message rehydrate the
     // last good snapshot (a restart, in supervisor terms).

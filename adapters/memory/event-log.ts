@@ -28,7 +28,7 @@ export class MemoryEventLog implements EventLog {
     }
     const base = this.next;
     this.next += Math.max(1, batch.n);
-    if (batch.n > 0) this.chunks.push({ base, batch });
+    if (batch.n > 0) this.chunks.push({ base, batch: ownCopy(batch) });
     if (dedupId !== undefined) {
       this.dedup.set(dedupId, base);
       if (this.dedup.size > this.dedupWindow) this.dedup.delete(this.dedup.keys().next().value as string);
@@ -77,4 +77,24 @@ export class MemoryEventLog implements EventLog {
   async close(): Promise<void> {
     this.chunks = [];
   }
+}
+
+/**
+ * The caller keeps its batch: it may reuse the builder, stamp sequences into it (assignSeq) or
+ * transfer its columns to a worker, which detaches them. A durable log serializes on append;
+ * this one copies. Bodies are shared, not cloned: past the edge they are trusted, never-mutated
+ * plain data (DESIGN.md decision 7), and cloning them would cost more than the whole append.
+ */
+function ownCopy(b: EventBatch): EventBatch {
+  const n = b.n;
+  return {
+    n,
+    seq: b.seq.slice(0, n),
+    kg: b.kg.slice(0, n),
+    kind: b.kind.slice(0, n),
+    time: b.time.slice(0, n),
+    tenant: b.tenant.slice(0, n),
+    id: b.id.slice(0, n),
+    body: b.body.slice(0, n),
+  };
 }

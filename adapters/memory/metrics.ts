@@ -1,7 +1,10 @@
 import type { CounterHandle, GaugeHandle, HistogramHandle, Labels, Metrics } from '../../runtime/ports.js';
 
+// An empty label set is the unlabelled series, as in Prometheus.
 const key = (name: string, labels?: Labels) =>
-  labels ? `${name}{${Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',')}}` : name;
+  labels && Object.keys(labels).length > 0
+    ? `${name}{${Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(',')}}`
+    : name;
 
 /** Records values in maps; what tests read, and the embedded default before Prometheus is wired. */
 export class MemoryMetrics implements Metrics {
@@ -32,6 +35,14 @@ export class MemoryMetrics implements Metrics {
         this.observations.set(k, arr);
       },
     };
+  }
+  /** One counter or gauge series; `undefined` if never written. */
+  value(name: string, labels?: Labels): number | undefined {
+    return this.values.get(key(name, labels));
+  }
+  /** One histogram series' observations (the first 100k); `undefined` if never observed. */
+  observed(name: string, labels?: Labels): readonly number[] | undefined {
+    return this.observations.get(key(name, labels));
   }
   /** Sum of a metric over all its label sets. */
   total(name: string): number {
