@@ -27,6 +27,13 @@ export interface ActorContext {
   send(kind: string, id: string, message: unknown, tenant?: string): void;
   emitRollup(row: RollupRow): void;
   emitAlert(alert: AlertRecord): void;
+  /**
+   * Inside `onEvent`: the event is refused (for example `too_late`). The producer's ack lists it
+   * with this code and message; the handler should leave its state as it was.
+   */
+  reject(code: string, message: string): void;
+  /** Inside `onEvent`: the event was already applied (same `event_id`); the ack counts it as a duplicate. */
+  duplicate(): void;
 }
 
 export interface ActorAddress {
@@ -74,19 +81,25 @@ export function defineActor<S, E = unknown, M = unknown>(def: ActorDefinition<S,
   return Object.freeze({ ...def });
 }
 
-/** An actor module's exports: `export const actors = [defineActor(...), ...]`. */
+/**
+ * An actor module's exports: `export const actors = [defineActor(...), ...]`, or
+ * `export function createActors(config)` when the definitions depend on configuration (the
+ * runtime's `actorConfig` option, the same plain data on every host).
+ */
 export interface ActorModule {
-  readonly actors: readonly AnyActorDefinition[];
+  readonly actors?: readonly AnyActorDefinition[];
+  readonly createActors?: (config: unknown) => readonly AnyActorDefinition[];
 }
 
-export async function loadActorModules(urls: readonly string[]): Promise<AnyActorDefinition[]> {
+export async function loadActorModules(urls: readonly string[], config?: unknown): Promise<AnyActorDefinition[]> {
   const defs: AnyActorDefinition[] = [];
   for (const url of urls) {
-    const mod = (await import(url)) as Partial<ActorModule>;
-    if (!Array.isArray(mod.actors)) {
-      throw new TypeError(`actor module ${url} must export \`actors\`, an array of defineActor(...) results`);
+    const mod = (await import(url)) as ActorModule;
+    const list = typeof mod.createActors === 'function' ? mod.createActors(config) : mod.actors;
+    if (!Array.isArray(list)) {
+      throw new TypeError(`actor module ${url} must export \`actors\` (an array of defineActor results) or \`createActors(config)\``);
     }
-    defs.push(...mod.actors);
+    defs.push(...list);
   }
   const seen = new Set<string>();
   for (const d of defs) {

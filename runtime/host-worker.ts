@@ -30,7 +30,7 @@ export interface HostControl {
 
 export default async function hostShards(task: HostTask): Promise<{ hostId: number }> {
   const { init, data, control } = task;
-  const defs = await loadActorModules(init.actorModules);
+  const defs = await loadActorModules(init.actorModules, init.actorConfig);
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   const host = new ShardHost(init, defs, systemClock, (msg: FromHost) => data.postMessage(msg));

@@ -10,6 +10,8 @@ export const kDefaultRuntimeOptions = {
   hosts: Math.max(1, Math.min(2, availableParallelism())),
   /** URLs of modules exporting `actors` (defineActor results); imported by every host. */
   actorModules: [] as string[],
+  /** Plain data handed to each actor module's `createActors(config)`, on every host. */
+  actorConfig: {} as unknown,
   /** A host's batch is flushed inline when it reaches this many events, else once per tick. */
   maxBatchEvents: 2048,
   /** Batches sent to one host and not yet applied; beyond it `submit` refuses (backpressure). */

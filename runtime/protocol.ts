@@ -23,6 +23,7 @@ export interface HostInit {
   /** Key groups this host owns, as [from, to) ranges. */
   ranges: [number, number][];
   actorModules: string[];
+  actorConfig: unknown;
   kinds: string[];
   idleAfterMs: number;
   passivationSweepMs: number;
@@ -69,11 +70,21 @@ export type FromHost =
       rollups: RollupRow[] | null;
       messages: MessageBatch | null;
       failures: ActorFailure[] | null;
-      /** Sequences of events refused by a failed actor. */
-      rejectedSeqs: number[] | null;
+      /** Events an actor refused or recognised as duplicates, in columns. */
+      outcomes: Outcomes | null;
     }
   | { t: 'load'; req: number; keys: string[] }
   | { t: 'commit'; req: number; snapshots: SnapshotRecord[]; checkpointSeq: number; ranges: [number, number][] };
+
+/** Per-event results other than "applied": `code` is `duplicate` or a rejection code. */
+export interface Outcomes {
+  n: number;
+  seq: number[];
+  code: string[];
+  message: string[];
+}
+
+export const DUPLICATE = 'duplicate';
 
 export function emptyMessageBatch(): MessageBatch {
   return { n: 0, kg: [], kind: [], tenant: [], id: [], body: [], fromKind: [], fromId: [] };

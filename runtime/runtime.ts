@@ -13,7 +13,7 @@ import { resolveOptions, type RuntimeOptions } from './options.js';
 import type {
   AlertSink, Clock, CounterHandle, EventLog, GaugeHandle, Metrics, RollupSink, SnapshotStore,
 } from './ports.js';
-import type { ActorFailure, FromHost, HostInit, HostStats, MessageBatch, ToHost } from './protocol.js';
+import { DUPLICATE, type ActorFailure, type FromHost, type HostInit, type HostStats, type MessageBatch, type Outcomes, type ToHost } from './protocol.js';
 import type { ActorInspection } from './shard-host.js';
 
 export interface RuntimePorts {
@@ -34,11 +34,24 @@ export interface RuntimeEvent {
   body: unknown;
 }
 
+export interface EventRejection {
+  /** Position of the event in the submitted array. */
+  index: number;
+  code: string;
+  message: string;
+}
+
 export interface SubmitResult {
   events: number;
   /** Highest log sequence given to one of the events. */
   lastSeq: number;
+  /** Events their actor had already applied (same event id). */
+  duplicates: number;
+  /** Events an actor refused, with the reason; every other event was applied. */
+  rejected: readonly EventRejection[];
 }
+
+const NO_REJECTIONS: readonly EventRejection[] = Object.freeze([]);
 
 export type SubmitCallback = (err: VigilError | null, result: SubmitResult) => void;
 
@@ -47,14 +60,23 @@ export interface RuntimeHooks {
   onActorFailed?: (f: ActorFailure) => void;
   /** A host died and was replaced; its shards were restored. */
   onHostRestarted?: (info: { hostId: number; generation: number; cause: VigilError; replayed: number; ms: number }) => void;
-  onRejected?: (seqs: number[]) => void;
 }
 
 interface Submission {
   remaining: number;
   events: number;
   lastSeq: number;
+  duplicates: number;
+  rejected: EventRejection[] | null;
   cb: SubmitCallback | undefined;
+}
+
+/** Where each event of a sent batch came from, so an actor's verdict reaches its producer. */
+interface BatchOrigins {
+  base: number;
+  n: number;
+  subs: Submission[];
+  idx: number[];
 }
 
 const HostState = { starting: 0, live: 1, restoring: 2, stopped: 3 } as const;
@@ -69,6 +91,11 @@ class HostSlot {
   controlPort: MessagePort | null = null;
   task: Promise<unknown> | null = null;
   builder: EventBatch;
+  /** Per event in `builder`: its submission and its index there. */
+  originSubs: Submission[] = [];
+  originIdx: number[] = [];
+  /** Origins of batches appended and not yet applied, oldest first; kept across a host restart. */
+  origins: BatchOrigins[] = [];
   /** Submissions with events in `builder`, waiting for its flush to learn their sequence. */
   unflushed: Submission[] = [];
   /** lastSeq of each batch sent and not yet applied, oldest first. */
@@ -92,6 +119,10 @@ class HostSlot {
     this.builder = emptyBatch(capacity);
     for (const [from, to] of ranges) for (let k = from; k < to; k++) this.keyGroups.push(k);
   }
+}
+
+function emptyResult(): SubmitResult {
+  return { events: 0, lastSeq: 0, duplicates: 0, rejected: NO_REJECTIONS };
 }
 
 function workerUrl(): string {
@@ -169,7 +200,7 @@ export class ActorRuntime {
 
   static async start(input: Partial<RuntimeOptions>, ports: RuntimePorts, hooks: RuntimeHooks = {}): Promise<ActorRuntime> {
     const options = resolveOptions(input);
-    const defs = await loadActorModules(options.actorModules);
+    const defs = await loadActorModules(options.actorModules, options.actorConfig);
     const rt = new ActorRuntime(options, defs.map((d) => d.kind), ports, hooks);
     rt.logHead = await ports.eventLog.head();
     rt.trimmedTo = rt.logHead;
@@ -188,11 +219,11 @@ export class ActorRuntime {
    */
   submit(events: ArrayLike<RuntimeEvent>, cb?: SubmitCallback): boolean {
     if (this.closing) {
-      cb?.(new VigilError(ErrorCode.ShuttingDown, 'runtime is shutting down'), { events: 0, lastSeq: 0 });
+      cb?.(new VigilError(ErrorCode.ShuttingDown, 'runtime is shutting down'), emptyResult());
       return true;
     }
     if (!this.writable()) return false;
-    const sub: Submission = { remaining: 0, events: events.length, lastSeq: 0, cb };
+    const sub: Submission = { remaining: 0, events: events.length, lastSeq: 0, duplicates: 0, rejected: null, cb };
     const kgs = this.options.keyGroups;
     const touched = this.touched;
     for (let i = 0; i < events.length; i++) {
@@ -207,6 +238,8 @@ export class ActorRuntime {
       const h = this.hostOfKg[kg]!;
       const host = this.hosts[h]!;
       pushEvent(host.builder, kg, kind, e.tenant, e.id, e.time, e.body);
+      host.originSubs.push(sub);
+      host.originIdx.push(i);
       if (touched[h] === 0) {
         touched[h] = 1;
         sub.remaining++;
@@ -215,7 +248,7 @@ export class ActorRuntime {
       if (host.builder.n >= this.options.maxBatchEvents) this.flushHost(host);
     }
     touched.fill(0);
-    if (sub.remaining === 0) cb?.(null, { events: 0, lastSeq: 0 });
+    if (sub.remaining === 0) cb?.(null, emptyResult());
     this.scheduleFlush();
     return true;
   }
@@ -285,6 +318,9 @@ export class ActorRuntime {
     host.builder = emptyBatch(this.options.maxBatchEvents);
     const subs = host.unflushed;
     host.unflushed = [];
+    const origin: BatchOrigins = { base: 0, n: batch.n, subs: host.originSubs, idx: host.originIdx };
+    host.originSubs = [];
+    host.originIdx = [];
     const gen = host.generation;
     const append = this.ports.eventLog.append(batch);
     host.appending++;
@@ -295,11 +331,13 @@ export class ActorRuntime {
       } catch (err) {
         host.appending--;
         const e = new VigilError(ErrorCode.StoreUnavailable, `event log append failed: ${toWire(err).message}`, { cause: err });
-        for (const s of subs) s.cb?.(e, { events: 0, lastSeq: 0 });
+        for (const s of subs) s.cb?.(e, emptyResult());
         this.notifyWritable();
         return;
       }
       assignSeq(batch, base);
+      origin.base = base;
+      host.origins.push(origin);
       const lastSeq = base + batch.n - 1;
       if (lastSeq > this.logHead) this.logHead = lastSeq;
       host.appending--;
@@ -329,10 +367,11 @@ export class ActorRuntime {
     while (i < host.waitSeq.length && host.waitSeq[i]! <= appliedSeq) {
       const s = host.waitSub[i]!;
       host.waitSub[i] = undefined as unknown as Submission;
-      if (--s.remaining === 0) s.cb?.(null, { events: s.events, lastSeq: s.lastSeq });
+      if (--s.remaining === 0) s.cb?.(null, { events: s.events, lastSeq: s.lastSeq, duplicates: s.duplicates, rejected: s.rejected ?? NO_REJECTIONS });
       i++;
     }
     host.waitHead = i;
+    while (host.origins.length > 0 && host.origins[0]!.base + host.origins[0]!.n - 1 <= appliedSeq) host.origins.shift();
     if (i > 4096 && i * 2 > host.waitSeq.length) {
       host.waitSeq.splice(0, i);
       host.waitSub.splice(0, i);
@@ -366,6 +405,7 @@ export class ActorRuntime {
       keyGroupCount: this.options.keyGroups,
       ranges: host.ranges,
       actorModules: this.options.actorModules,
+      actorConfig: this.options.actorConfig,
       kinds: this.kinds,
       idleAfterMs: this.options.idleAfterMs,
       passivationSweepMs: this.options.passivationSweepMs,
@@ -500,8 +540,20 @@ export class ActorRuntime {
         this.hooks.onActorFailed?.(f);
       }
     }
-    if (r.rejectedSeqs) this.hooks.onRejected?.(r.rejectedSeqs);
+    if (r.outcomes) this.onOutcomes(host, r.outcomes);
     this.onApplied(host, r.appliedSeq);
+  }
+
+  /** Verdicts on single events go back to the submission that carried each one. */
+  private onOutcomes(host: HostSlot, o: Outcomes): void {
+    for (let j = 0; j < o.n; j++) {
+      const seq = o.seq[j]!;
+      const origin = host.origins.find((b) => seq >= b.base && seq < b.base + b.n);
+      if (!origin) continue; // replayed from an earlier run of the node: its producer is gone
+      const sub = origin.subs[seq - origin.base]!;
+      if (o.code[j] === DUPLICATE) sub.duplicates++;
+      else (sub.rejected ??= []).push({ index: origin.idx[seq - origin.base]!, code: o.code[j]!, message: o.message[j]! });
+    }
   }
 
   /** Actor-to-actor messages that left their host: regrouped by destination host. */

@@ -5,14 +5,20 @@ import { actorKey, parseActorKey } from './ids.js';
 import { keyGroupOf } from './keygroups.js';
 import type { AlertRecord, Clock, RollupRow, SnapshotRecord } from './ports.js';
 import {
+  DUPLICATE,
   emptyMessageBatch,
   type ActorFailure,
   type FromHost,
   type HostInit,
   type HostStats,
   type MessageBatch,
+  type Outcomes,
   type ToHost,
 } from './protocol.js';
+
+function emptyOutcomes(): Outcomes {
+  return { n: 0, seq: [], code: [], message: [] };
+}
 import { TimerWheel, type WheelEntry } from './timer-wheel.js';
 
 const ACTIVE = 0;
@@ -153,7 +159,7 @@ export class ShardHost {
   private alerts: AlertRecord[] = [];
   private rollups: RollupRow[] = [];
   private failures: ActorFailure[] = [];
-  private rejectedSeqs: number[] = [];
+  private outcomes: Outcomes = emptyOutcomes();
   private stats: HostStats = zeroStats();
   private active = 0;
   private stopped = false;
@@ -240,7 +246,7 @@ export class ShardHost {
     if (seq <= cell.lastSeq) return; // replayed event the snapshot already reflects
     if (cell.status === FAILED) {
       this.stats.rejected++;
-      this.rejectedSeqs.push(seq);
+      this.outcome(seq, ErrorCode.ActorFailed, `${this.defs[cell.kind]!.kind} ${cell.id} has failed: ${cell.error?.message ?? ''}`);
       return;
     }
     const def = this.defs[cell.kind]!;
@@ -449,7 +455,25 @@ export class ShardHost {
       emitAlert(alert) {
         host.alerts.push(alert);
       },
+      reject(code, message) {
+        host.current();
+        if (Number.isNaN(host.ctx.seq)) throw new Error('ctx.reject is only for events');
+        host.outcome(host.ctx.seq, code, message);
+      },
+      duplicate() {
+        host.current();
+        if (Number.isNaN(host.ctx.seq)) throw new Error('ctx.duplicate is only for events');
+        host.outcome(host.ctx.seq, DUPLICATE, '');
+      },
     };
+  }
+
+  private outcome(seq: number, code: string, message: string): void {
+    const o = this.outcomes;
+    o.seq.push(seq);
+    o.code.push(code);
+    o.message.push(message);
+    o.n++;
   }
 
   private current(): Cell {
@@ -477,6 +501,7 @@ export class ShardHost {
     const error = { code, message: `${this.defs[cell.kind]!.kind} ${cell.id}: ${w.message}` };
     cell.status = FAILED;
     cell.error = error;
+    if (!Number.isNaN(seq)) this.outcome(seq, code, error.message);
     this.failures.push({ tenant: cell.tenant, kind: this.defs[cell.kind]!.kind, id: cell.id, seq, error });
   }
 
@@ -708,7 +733,7 @@ export class ShardHost {
     const changed =
       this.appliedSeq !== this.reportedSeq ||
       this.alerts.length > 0 || this.rollups.length > 0 || this.outMessages.n > 0 ||
-      this.failures.length > 0 || this.rejectedSeqs.length > 0;
+      this.failures.length > 0 || this.outcomes.n > 0;
     if (!changed) return;
     const stats = this.stats;
     stats.active = this.active;
@@ -723,14 +748,14 @@ export class ShardHost {
       rollups: this.rollups.length > 0 ? this.rollups : null,
       messages: this.outMessages.n > 0 ? this.outMessages : null,
       failures: this.failures.length > 0 ? this.failures : null,
-      rejectedSeqs: this.rejectedSeqs.length > 0 ? this.rejectedSeqs : null,
+      outcomes: this.outcomes.n > 0 ? this.outcomes : null,
     });
     this.stats = zeroStats();
     if (this.alerts.length > 0) this.alerts = [];
     if (this.rollups.length > 0) this.rollups = [];
     if (this.outMessages.n > 0) this.outMessages = emptyMessageBatch();
     if (this.failures.length > 0) this.failures = [];
-    if (this.rejectedSeqs.length > 0) this.rejectedSeqs = [];
+    if (this.outcomes.n > 0) this.outcomes = emptyOutcomes();
   }
 
   // ---------------------------------------------------------------- control plane

@@ -46,6 +46,21 @@ describe('event dispatch through shard hosts', () => {
     expect((await rt.inspect('counter', 't2', 'x'))?.state).toMatchObject({ sum: 10 });
   });
 
+  it("reports each actor's refusals and duplicates to the submitter, by index", async () => {
+    rt = await startRuntime();
+    const events: RuntimeEvent[] = [];
+    for (let i = 0; i < 300; i++) {
+      const body = i % 50 === 7 ? { reject: 'too_late' } : i % 30 === 3 ? { dup: true } : { v: 1 };
+      events.push({ tenant: 't', kind: 'counter', id: `o${i % 13}`, time: i, body });
+    }
+    const res = await rt.submitAsync(events);
+    const wantRejected = events.flatMap((e, i) => ('reject' in (e.body as object) ? [i] : []));
+    const wantDup = events.filter((e) => 'dup' in (e.body as object)).length;
+    expect(res.rejected.map((r) => r.index).sort((a, b) => a - b)).toEqual(wantRejected);
+    expect(res.rejected.every((r) => r.code === 'too_late' && r.message === 'refused: too_late')).toBe(true);
+    expect(res.duplicates).toBe(wantDup);
+  });
+
   it('refuses an unknown actor kind loudly', async () => {
     rt = await startRuntime();
     expect(() => rt!.submit([{ tenant: 't', kind: 'nope', id: 'x', time: 0, body: {} }])).toThrow(/unknown actor kind/);

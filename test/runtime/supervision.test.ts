@@ -13,22 +13,25 @@ describe('supervision', () => {
 
   it('a throwing handler fails only its actor; the host and its other actors go on', async () => {
     const failures: ActorFailure[] = [];
-    const rejected: number[] = [];
     rt = await startRuntime({ hosts: 1, shards: 1 }, memoryPorts(), {
       onActorFailed: (f) => failures.push(f),
-      onRejected: (s) => rejected.push(...s),
     });
     await rt.submitAsync([
       { tenant: 't', kind: 'counter', id: 'bad', time: 1, body: { v: 1 } },
       { tenant: 't', kind: 'counter', id: 'good', time: 1, body: { v: 1 } },
     ]);
     await rt.snapshotNow();
-    await rt.submitAsync([
+    const res = await rt.submitAsync([
       { tenant: 't', kind: 'counter', id: 'bad', time: 2, body: { boom: true } },
       { tenant: 't', kind: 'counter', id: 'good', time: 2, body: { v: 2 } },
       { tenant: 't', kind: 'counter', id: 'bad', time: 3, body: { v: 5 } },
     ]);
-    await waitFor(() => failures.length === 1 && rejected.length === 1, 5000, 'failure report');
+    // The event after the failure is refused back to its producer, by index, with a code.
+    expect(res.rejected).toEqual([
+      { index: 0, code: 'actor_failed', message: expect.stringMatching(/boom requested/) },
+      { index: 2, code: 'actor_failed', message: expect.stringMatching(/has failed.*boom requested/) },
+    ]);
+    await waitFor(() => failures.length === 1, 5000, 'failure report');
     expect(failures[0]).toMatchObject({ tenant: 't', kind: 'counter', id: 'bad', error: { code: 'actor_failed' } });
     expect(failures[0]!.error.message).toMatch(/boom requested/);
     const bad = await rt.inspect('counter', 't', 'bad');
