@@ -14,8 +14,8 @@
 // - once the index range outgrows maxBuckets, the lowest buckets are collapsed into one (standard
 //   DDSketch "collapsing lowest" store), so quantiles whose true value is ≤ `collapsedBelow` may be
 //   overestimated. Upper quantiles — the ones that matter for latency — stay exact-to-α. At the
-//   default α, 0.001 ms … 1e7 ms spans ~1280 buckets, under the 2048 default cap, so real latency
-//   streams never collapse.
+//   default α, 0.001 ms … 1e7 ms spans 1280 buckets, under the 2048 default cap (which covers 16
+//   decades), so real latency streams never collapse.
 //
 // α defaults to 0.009 rather than 0.01 so "≤ 1 %" survives the floating-point rounding of log()
 // at bucket boundaries with a wide margin.

@@ -135,6 +135,14 @@ describe('values between printed cells: round half up to the chart precision, th
     expect(fn(v)).toBe(want);
   });
 
+  it('bands every hundredth from 30.00 to 45.00 °C as its decimal half-up tenth, despite binary floats', () => {
+    const bandTenths = (t: number) => (t <= 350 ? 3 : t <= 360 ? 1 : t <= 380 ? 0 : t <= 390 ? 1 : 2);
+    for (let hundredths = 3000; hundredths <= 4500; hundredths++) {
+      const v = Number((hundredths / 100).toFixed(2));
+      expect(scoreTemperature(v), `${v} °C`).toBe(bandTenths(Math.floor((hundredths + 5) / 10)));
+    }
+  });
+
   it('rounds SpO2 before the scale 2 oxygen split', () => {
     expect(scoreSpo2Scale2(92.4, true)).toBe(0);
     expect(scoreSpo2Scale2(92.5, true)).toBe(1);

@@ -1,0 +1,260 @@
+import { z } from 'zod';
+import type { RuntimeEvent } from '../../runtime/runtime.js';
+import { BUILTIN_EVENT_TYPES, type ActorKind, type EventTypeDefinition, type Handling } from './builtin.js';
+import {
+  compileChecker, mergeSpec, payloadSpecSchema, RejectCode, rulesSpecSchema, toZod,
+  type MergedSpec, type Verdict,
+} from './spec.js';
+
+/** What an actor receives as an event body: validated, with the routing decided. */
+export interface ActorEvent {
+  /** event_id */
+  readonly id: string;
+  /** event_type */
+  readonly type: string;
+  readonly h: Handling;
+  readonly p: Record<string, unknown>;
+}
+
+export interface Rejection {
+  index: number;
+  event_id: string | null;
+  code: string;
+  message: string;
+}
+
+export interface ValidatedBatch {
+  events: RuntimeEvent[];
+  /** Input position of each accepted event. */
+  inputIndex: number[];
+  rejected: Rejection[];
+}
+
+export function emptyValidated(): ValidatedBatch {
+  return { events: [], inputIndex: [], rejected: [] };
+}
+
+interface CompiledType {
+  def: EventTypeDefinition;
+  merged: MergedSpec;
+  check: (p: Record<string, unknown>, out: Verdict) => boolean;
+}
+
+/** A tenant's event-type file: the schema and rules inline or already read from their files. */
+export const eventTypeConfigSchema = z
+  .object({
+    event_type: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$/, 'dotted lower-case name'),
+    schema_version: z.number().int().min(1),
+    description: z.string().optional(),
+    schema: payloadSpecSchema,
+    rules: rulesSpecSchema.optional(),
+    route: z.object({ actor: z.enum(['patient', 'procedure']), key: z.string().min(1) }).strict(),
+    handling: z.enum(['vitals', 'biometric', 'telemetry', 'generic']).default('generic'),
+  })
+  .strict();
+export type EventTypeConfig = z.input<typeof eventTypeConfigSchema>;
+
+export function eventTypeFromConfig(raw: unknown, where = 'event type'): EventTypeDefinition {
+  const r = eventTypeConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new TypeError(`${where}: ${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  const c = r.data;
+  if (!(c.route.key in c.schema.fields)) throw new TypeError(`${where}: route.key ${JSON.stringify(c.route.key)} is not a schema field`);
+  const keyField = c.schema.fields[c.route.key]!;
+  if (keyField.type !== 'string' || keyField.required !== true) {
+    throw new TypeError(`${where}: route.key ${JSON.stringify(c.route.key)} must be a required string field`);
+  }
+  const def: EventTypeDefinition = {
+    eventType: c.event_type,
+    schemaVersion: c.schema_version,
+    schema: c.schema,
+    route: { actor: c.route.actor as ActorKind, key: c.route.key },
+    handling: c.handling,
+    ...(c.rules ? { rules: c.rules } : {}),
+    ...(c.description ? { description: c.description } : {}),
+  };
+  mergeSpec(def.schema, def.rules); // rules naming unknown fields fail here, at load
+  return def;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const MIN_EVENT_TIME = Date.UTC(2000, 0, 1);
+
+export interface RegistryOptions {
+  /** Events stamped further ahead of the server clock than this are refused: one would drag
+   * its actor's watermark forward and make every honest event after it "too late". */
+  maxFutureMs?: number;
+}
+
+/**
+ * Every tenant's known event types: the built-ins plus what its configuration adds. Validates
+ * envelopes and payloads once, at the edge, and routes the good ones to their actors.
+ */
+export class ContractRegistry {
+  private readonly shared = new Map<string, Map<number, CompiledType>>();
+  private readonly perTenant = new Map<string, Map<string, Map<number, CompiledType>>>();
+  private readonly verdict: Verdict = { code: '', message: '' };
+  private readonly maxFutureMs: number;
+
+  constructor(tenantTypes: Readonly<Record<string, readonly EventTypeDefinition[]>> = {}, opts: RegistryOptions = {}) {
+    this.maxFutureMs = opts.maxFutureMs ?? 5 * 60_000;
+    for (const d of BUILTIN_EVENT_TYPES) ContractRegistry.add(this.shared, d);
+    for (const [tenant, defs] of Object.entries(tenantTypes)) {
+      const m = new Map<string, Map<number, CompiledType>>();
+      for (const d of defs) {
+        if (this.shared.get(d.eventType)?.has(d.schemaVersion)) {
+          throw new TypeError(`tenant ${tenant}: ${d.eventType} v${d.schemaVersion} is built in; add a new schema_version instead`);
+        }
+        ContractRegistry.add(m, d);
+      }
+      this.perTenant.set(tenant, m);
+    }
+  }
+
+  private static add(m: Map<string, Map<number, CompiledType>>, def: EventTypeDefinition): void {
+    let versions = m.get(def.eventType);
+    if (!versions) m.set(def.eventType, (versions = new Map()));
+    if (versions.has(def.schemaVersion)) throw new TypeError(`${def.eventType} v${def.schemaVersion} is defined twice`);
+    const merged = mergeSpec(def.schema, def.rules);
+    versions.set(def.schemaVersion, { def, merged, check: compileChecker(merged) });
+  }
+
+  /** The published contract of one type as zod (for documentation and tests). */
+  zodFor(tenant: string, eventType: string, version: number): z.ZodType<Record<string, unknown>> | undefined {
+    const t = this.lookup(tenant, eventType)?.get(version);
+    return t ? toZod(t.merged) : undefined;
+  }
+
+  types(tenant: string): EventTypeDefinition[] {
+    const out: EventTypeDefinition[] = [];
+    for (const m of [this.shared, this.perTenant.get(tenant)]) {
+      if (!m) continue;
+      for (const versions of m.values()) for (const t of versions.values()) out.push(t.def);
+    }
+    return out;
+  }
+
+  private lookup(tenant: string, eventType: string): Map<number, CompiledType> | undefined {
+    return this.perTenant.get(tenant)?.get(eventType) ?? this.shared.get(eventType);
+  }
+
+  /**
+   * Validates `items` for `tenant`; appends accepted events (routed to their actor) and
+   * rejections (with input index, code and a message naming the field) to `out`.
+   */
+  validate(items: readonly unknown[], tenant: string, now: number, out: ValidatedBatch): void {
+    const v = this.verdict;
+    for (let i = 0; i < items.length; i++) {
+      const e = items[i];
+      if (typeof e !== 'object' || e === null || Array.isArray(e)) {
+        out.rejected.push({ index: i, event_id: null, code: RejectCode.NotAnObject, message: `event must be a JSON object, got ${e === null ? 'null' : Array.isArray(e) ? 'array' : typeof e}` });
+        continue;
+      }
+      const env = e as Record<string, unknown>;
+      const eventId = typeof env.event_id === 'string' ? env.event_id : null;
+      if (eventId === null) {
+        if (env.event_id === undefined || env.event_id === null) pushReject(out, i, eventId, RejectCode.MissingField, 'event_id is required');
+        else pushReject(out, i, eventId, RejectCode.InvalidType, `event_id must be a string, got ${typeof env.event_id}`);
+        continue;
+      }
+      if (eventId.length < 1 || eventId.length > 128) {
+        pushReject(out, i, eventId, RejectCode.InvalidValue, `event_id must be 1-128 characters, got ${eventId.length}`);
+        continue;
+      }
+      const t = env.tenant_id;
+      if (typeof t !== 'string') {
+        pushReject(out, i, eventId, t === undefined ? RejectCode.MissingField : RejectCode.InvalidType, t === undefined ? 'tenant_id is required' : 'tenant_id must be a string');
+        continue;
+      }
+      if (t !== tenant) {
+        pushReject(out, i, eventId, RejectCode.TenantMismatch, `tenant_id ${JSON.stringify(t)} is not the tenant of this token`);
+        continue;
+      }
+      const et = env.event_type;
+      if (typeof et !== 'string') {
+        pushReject(out, i, eventId, et === undefined ? RejectCode.MissingField : RejectCode.InvalidType, et === undefined ? 'event_type is required' : 'event_type must be a string');
+        continue;
+      }
+      const sv = env.schema_version;
+      if (typeof sv !== 'number' || !Number.isInteger(sv) || sv < 1) {
+        pushReject(out, i, eventId, sv === undefined ? RejectCode.MissingField : RejectCode.InvalidType,
+          sv === undefined ? 'schema_version is required' : 'schema_version must be an integer >= 1');
+        continue;
+      }
+      const versions = this.lookup(tenant, et);
+      if (!versions) {
+        pushReject(out, i, eventId, RejectCode.UnknownEventType, `event_type ${JSON.stringify(et)} is not configured for tenant ${tenant}`);
+        continue;
+      }
+      const type = versions.get(sv);
+      if (!type) {
+        pushReject(out, i, eventId, RejectCode.UnknownSchemaVersion, `${et} has no schema_version ${sv} (known: ${[...versions.keys()].join(', ')})`);
+        continue;
+      }
+      const time = parseEventTime(env.event_time);
+      if (Number.isNaN(time)) {
+        pushReject(out, i, eventId, env.event_time === undefined ? RejectCode.MissingField : RejectCode.InvalidEventTime,
+          env.event_time === undefined ? 'event_time is required' : 'event_time must be an RFC 3339 timestamp or epoch milliseconds');
+        continue;
+      }
+      if (time < MIN_EVENT_TIME || time > now + this.maxFutureMs) {
+        pushReject(out, i, eventId, RejectCode.InvalidEventTime, `event_time ${new Date(time).toISOString()} is ${time < MIN_EVENT_TIME ? 'before 2000' : 'in the future'}`);
+        continue;
+      }
+      const bad = badOptionalStrings(env);
+      if (bad !== null) {
+        pushReject(out, i, eventId, RejectCode.InvalidType, `${bad} must be a string`);
+        continue;
+      }
+      const attrs = env.attributes;
+      if (attrs !== undefined && !validAttributes(attrs)) {
+        pushReject(out, i, eventId, RejectCode.InvalidType, 'attributes must be an object of string, number or boolean values');
+        continue;
+      }
+      const p = env.payload;
+      if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+        pushReject(out, i, eventId, p === undefined ? RejectCode.MissingField : RejectCode.InvalidType, p === undefined ? 'payload is required' : 'payload must be an object');
+        continue;
+      }
+      const payload = p as Record<string, unknown>;
+      if (!type.check(payload, v)) {
+        pushReject(out, i, eventId, v.code, v.message);
+        continue;
+      }
+      const body: ActorEvent = { id: eventId, type: et, h: type.def.handling, p: payload };
+      out.events.push({ tenant, kind: type.def.route.actor, id: payload[type.def.route.key] as string, time, body });
+      out.inputIndex.push(i);
+    }
+  }
+}
+
+function pushReject(out: ValidatedBatch, index: number, eventId: string | null, code: string, message: string): void {
+  out.rejected.push({ index, event_id: eventId, code, message });
+}
+
+export function parseEventTime(v: unknown): number {
+  if (typeof v === 'number') return Number.isFinite(v) && Number.isInteger(v) ? v : NaN;
+  if (typeof v !== 'string' || !RFC3339.test(v)) return NaN;
+  return Date.parse(v);
+}
+
+const OPTIONAL_STRINGS = ['site_id', 'device_id', 'device_type', 'source_system'] as const;
+function badOptionalStrings(env: Record<string, unknown>): string | null {
+  for (const k of OPTIONAL_STRINGS) {
+    const x = env[k];
+    if (x !== undefined && x !== null && typeof x !== 'string') return k;
+  }
+  return null;
+}
+
+function validAttributes(a: unknown): boolean {
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) return false;
+  for (const k in a) {
+    const x = (a as Record<string, unknown>)[k];
+    const t = typeof x;
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return false;
+  }
+  return true;
+}

@@ -1,0 +1,90 @@
+import { Buffer } from 'node:buffer';
+import { hash53 } from './hash.js';
+
+/**
+ * Event ids seen within the allowed lateness, as plain data in the actor's state. An id older
+ * than the lateness can be forgotten: a copy of its event is refused as `too_late` anyway.
+ * Bounded by a capacity too (oldest out first), which is the documented limit: more than
+ * `capacity` events for one actor inside the lateness horizon, and a copy of the oldest of them
+ * is no longer recognised.
+ */
+export interface DedupState {
+  /** hash53 of each id and its event time, in arrival order, live from `head`. */
+  h: number[];
+  t: number[];
+  head: number;
+}
+
+// The lookup set is derived data: rebuilt from the arrays after a snapshot is decoded.
+const sets = new WeakMap<DedupState, Set<number>>();
+
+function setOf(d: DedupState): Set<number> {
+  let s = sets.get(d);
+  if (!s) {
+    s = new Set(d.h.slice(d.head));
+    sets.set(d, s);
+  }
+  return s;
+}
+
+export function newDedup(): DedupState {
+  return { h: [], t: [], head: 0 };
+}
+
+/** True when `id` was seen; else remembers it. */
+export function seenBefore(d: DedupState, id: string, time: number, capacity: number): boolean {
+  const set = setOf(d);
+  const h = hash53(id);
+  if (set.has(h)) return true;
+  set.add(h);
+  d.h.push(h);
+  d.t.push(time);
+  if (d.h.length - d.head > capacity) {
+    set.delete(d.h[d.head]!);
+    d.head++;
+  }
+  return false;
+}
+
+/** Forgets ids whose event time is before `cutoff`. */
+export function expire(d: DedupState, cutoff: number): void {
+  const set = setOf(d);
+  // Arrival order is roughly time order: stop at the first young one (stragglers stay a little
+  // longer, which only makes dedup stricter).
+  while (d.head < d.h.length && d.t[d.head]! < cutoff) {
+    set.delete(d.h[d.head]!);
+    d.head++;
+  }
+  if (d.head > 64 && d.head * 2 > d.h.length) {
+    d.h.splice(0, d.head);
+    d.t.splice(0, d.head);
+    d.head = 0;
+  }
+}
+
+export function dedupSize(d: DedupState): number {
+  return d.h.length - d.head;
+}
+
+/** Snapshot form: the live hashes and times as one base64 Float64 block (JSON would triple it). */
+export function encodeDedup(d: DedupState): string {
+  const n = d.h.length - d.head;
+  const buf = new Float64Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    buf[i] = d.h[d.head + i]!;
+    buf[n + i] = d.t[d.head + i]!;
+  }
+  return Buffer.from(buf.buffer).toString('base64');
+}
+
+export function decodeDedup(s: string): DedupState {
+  const bytes = Buffer.from(s, 'base64');
+  const buf = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const n = buf.length / 2;
+  const d = newDedup();
+  for (let i = 0; i < n; i++) {
+    d.h.push(buf[i]!);
+    d.t.push(buf[n + i]!);
+  }
+  return d;
+}

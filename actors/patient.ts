@@ -1,0 +1,242 @@
+// The patient actor: NEWS2 from the latest value of each vital sign by event time, window stats
+// and trends per vital sign and biometric, physiological outlier flags, `signal_lost` when a
+// monitored patient's vitals stop, and the risk summaries its procedures send it.
+import { defineActor, type ActorContext, type ActorDefinition } from '../runtime/actor.js';
+import type { AlertLevelName } from '../runtime/ports.js';
+import { newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
+import type { ClinicalConfig } from './config.js';
+import type { ActorEvent } from './contracts/registry.js';
+import { decodeDedup, encodeDedup, expire, newDedup, seenBefore, type DedupState } from './dedup.js';
+import { news2, type News2Components, type News2Inputs, type News2Risk } from './news2.js';
+import { RollupEmitter } from './rollups.js';
+import { addPoint, classify, newTrend, type TrendState } from './trend.js';
+import { addValue, advance, latestStats, newSeries, type SeriesState } from './windows.js';
+
+export const VITALS = ['heart_rate', 'resp_rate', 'spo2', 'systolic_bp', 'diastolic_bp', 'temperature_c'] as const;
+const CONSCIOUSNESS = ['A', 'C', 'V', 'P', 'U'] as const;
+
+/** What a procedure actor tells its patient (at most once per `notifyEveryMs`). */
+export interface ProcedureSummaryMessage {
+  type: 'procedure.summary';
+  procedure_id: string;
+  events: number;
+  avg_risk: number;
+  max_risk: number;
+  p95_latency_ms: number;
+  critical_count: number;
+  errors: number;
+  force_spikes: number;
+  level: AlertLevelName;
+  updated_at: number;
+}
+
+export interface PatientState {
+  /** Watermark: the newest event time seen. */
+  wm: number;
+  events: number;
+  dd: DedupState;
+  /** Latest value per parameter by event time: [eventTime, value]. Flags are numbers too. */
+  latest: Record<string, [number, number]>;
+  series: Record<string, SeriesState>;
+  trends: Record<string, TrendState>;
+  outliers: Record<string, { n: number; last: [number, number] }>;
+  news2: { score: number; risk: News2Risk; level: AlertLevelName; complete: boolean; components: News2Components; missing: readonly string[] } | null;
+  alerts: AlertBookState;
+  procs: Record<string, ProcedureSummaryMessage>;
+  monitored: boolean;
+  /** The last biometric readings (newest last), for the live view. */
+  recent: { t: number; type: string; v: number; unit: string }[];
+}
+
+export function newPatient(): PatientState {
+  return {
+    wm: -Infinity, events: 0, dd: newDedup(), latest: {}, series: {}, trends: {}, outliers: {},
+    news2: null, alerts: newAlertBook(), procs: {}, monitored: false, recent: [],
+  };
+}
+
+/** Keeps the newest value by event time; equal times keep the larger value, so order never matters. */
+function setLatest(s: PatientState, k: string, t: number, v: number): void {
+  const cur = s.latest[k];
+  if (cur === undefined || t > cur[0] || (t === cur[0] && v > cur[1])) s.latest[k] = [t, v];
+}
+
+export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState, ActorEvent, ProcedureSummaryMessage> {
+  const pc = cfg.patient;
+  const emitter = new RollupEmitter();
+  const trendCfg = { points: pc.trendPoints, volatileCv: pc.volatileCv, changeRatio: pc.changeRatio };
+
+  function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext): void {
+    let series = s.series[name];
+    if (series === undefined) {
+      if (Object.keys(s.series).length >= pc.maxSeries + VITALS.length + 8) return; // bounded state
+      series = s.series[name] = newSeries();
+      s.trends[name] = newTrend();
+    }
+    emitter.ctx = ctx;
+    addValue(series, name, t, v, s.wm, emitter.emit);
+    addPoint(s.trends[name]!, t, v, trendCfg.points);
+    const b = cfg.outliers[name];
+    if (b !== undefined && (v < b[0] || v > b[1])) {
+      const o = (s.outliers[name] ??= { n: 0, last: [t, v] });
+      o.n++;
+      if (t >= o.last[0]) o.last = [t, v];
+    }
+  }
+
+  function updateNews2(s: PatientState, ctx: ActorContext, t: number): void {
+    const L = s.latest;
+    const inputs: News2Inputs = {};
+    if (L.resp_rate) inputs.respRate = L.resp_rate[1];
+    if (L.spo2) inputs.spo2 = L.spo2[1];
+    if (L.spo2_scale) inputs.spo2Scale = L.spo2_scale[1] === 2 ? 2 : 1;
+    if (L.on_oxygen) inputs.onOxygen = L.on_oxygen[1] === 1;
+    if (L.systolic_bp) inputs.systolicBp = L.systolic_bp[1];
+    if (L.heart_rate) inputs.heartRate = L.heart_rate[1];
+    if (L.consciousness) inputs.consciousness = CONSCIOUSNESS[L.consciousness[1]]!;
+    if (L.temperature_c) inputs.temperatureC = L.temperature_c[1];
+    const r = news2(inputs);
+    s.news2 = { score: r.score, risk: r.risk, level: r.level, complete: r.complete, components: r.components, missing: r.missing };
+    if (r.level === 'low') resolve(s.alerts, ctx, 'news2', r.score, t);
+    else raise(s.alerts, ctx, 'news2', r.level, r.score, t);
+  }
+
+  return defineActor<PatientState, ActorEvent, ProcedureSummaryMessage>({
+    kind: 'patient',
+    initialState: () => newPatient(),
+    onEvent(s, e, ctx) {
+      const t = ctx.eventTime;
+      if (t < s.wm - pc.latenessMs) {
+        ctx.reject('too_late', `event_time is ${Math.round((s.wm - t) / 1000)} s behind patient ${ctx.id}'s watermark; allowed lateness is ${pc.latenessMs / 1000} s`);
+        return s;
+      }
+      if (seenBefore(s.dd, e.id, t, pc.dedupCapacity)) {
+        ctx.duplicate();
+        return s;
+      }
+      s.events++;
+      if (t > s.wm) s.wm = t;
+      const p = e.p;
+      switch (e.h) {
+        case 'vitals': {
+          for (const k of VITALS) {
+            const v = p[k];
+            if (typeof v === 'number') {
+              setLatest(s, k, t, v);
+              record(s, k, t, v, ctx);
+            }
+          }
+          if (typeof p.on_oxygen === 'boolean') setLatest(s, 'on_oxygen', t, p.on_oxygen ? 1 : 0);
+          if (typeof p.consciousness === 'string') setLatest(s, 'consciousness', t, CONSCIOUSNESS.indexOf(p.consciousness as 'A'));
+          if (typeof p.spo2_scale === 'number') setLatest(s, 'spo2_scale', t, p.spo2_scale);
+          updateNews2(s, ctx, t);
+          s.monitored = true;
+          // Re-armed in place on every vitals event: one wheel entry per patient, moved later.
+          ctx.setTimer('signal_lost', ctx.now() + pc.signalLostMs, 'processing');
+          resolve(s.alerts, ctx, 'signal_lost', 0, t);
+          break;
+        }
+        case 'biometric': {
+          const type = String(p.biometric_type);
+          const unit = String(p.unit);
+          if (typeof p.systolic === 'number' && typeof p.diastolic === 'number') {
+            record(s, `${type}.systolic`, t, p.systolic, ctx);
+            record(s, `${type}.diastolic`, t, p.diastolic, ctx);
+            setLatest(s, `${type}.systolic`, t, p.systolic);
+            setLatest(s, `${type}.diastolic`, t, p.diastolic);
+            pushRecent(s, t, `${type}.systolic`, p.systolic, unit);
+          } else if (typeof p.value === 'number') {
+            record(s, type, t, p.value, ctx);
+            setLatest(s, type, t, p.value);
+            pushRecent(s, t, type, p.value, unit);
+          }
+          break;
+        }
+        default: {
+          // Tenant-defined types: every numeric field is a series named type:field.
+          for (const k in p) {
+            const v = p[k];
+            if (typeof v === 'number' && Number.isFinite(v)) {
+              record(s, `${e.type}:${k}`, t, v, ctx);
+              setLatest(s, `${e.type}:${k}`, t, v);
+            }
+          }
+        }
+      }
+      emitter.ctx = ctx;
+      for (const name in s.series) advance(s.series[name]!, name, s.wm, pc.latenessMs, emitter.emit);
+      expire(s.dd, s.wm - pc.latenessMs);
+      return s;
+    },
+    onTimer(s, name, ctx) {
+      if (name === 'signal_lost' && s.monitored) {
+        const lastVitals = Math.max(...VITALS.map((k) => s.latest[k]?.[0] ?? -Infinity));
+        raise(s.alerts, ctx, 'signal_lost', 'high', pc.signalLostMs / 1000, Number.isFinite(lastVitals) ? lastVitals : ctx.now());
+      }
+      return s;
+    },
+    onMessage(s, m) {
+      if (m.type !== 'procedure.summary') return s;
+      const prev = s.procs[m.procedure_id];
+      if (prev && prev.updated_at > m.updated_at) return s; // an older summary overtaken by a newer one
+      s.procs[m.procedure_id] = m;
+      const ids = Object.keys(s.procs);
+      if (ids.length > pc.maxProcedures) {
+        ids.sort((a, b) => s.procs[a]!.updated_at - s.procs[b]!.updated_at);
+        for (const id of ids.slice(0, ids.length - pc.maxProcedures)) delete s.procs[id];
+      }
+      return s;
+    },
+    encode: (s) => JSON.stringify({ ...s, dd: encodeDedup(s.dd) }),
+    decode: (data) => {
+      const raw = JSON.parse(data) as Omit<PatientState, 'dd' | 'wm'> & { dd: string; wm: number | null };
+      return { ...raw, wm: raw.wm ?? -Infinity, dd: decodeDedup(raw.dd) };
+    },
+  });
+}
+
+function pushRecent(s: PatientState, t: number, type: string, v: number, unit: string): void {
+  s.recent.push({ t, type, v, unit });
+  if (s.recent.length > 20) s.recent.shift();
+}
+
+/** GET /v1/patients/{id}/risk-summary, from the actor's state (its snapshot form). */
+export function patientSummary(id: string, s: Omit<PatientState, 'dd'>, now: number): Record<string, unknown> {
+  const procs = Object.values(s.procs);
+  const events = procs.reduce((n, p) => n + p.events, 0);
+  const latest: Record<string, number | boolean | string> = {};
+  for (const k of VITALS) if (s.latest[k]) latest[k] = s.latest[k]![1];
+  if (s.latest.on_oxygen) latest.on_oxygen = s.latest.on_oxygen[1] === 1;
+  if (s.latest.consciousness) latest.consciousness = CONSCIOUSNESS[s.latest.consciousness[1]] ?? 'A';
+  const windows: Record<string, unknown> = {};
+  const trends: Record<string, unknown> = {};
+  for (const [name, series] of Object.entries(s.series)) {
+    windows[name] = latestStats(series);
+    trends[name] = classify(s.trends[name]!).trend;
+  }
+  const wm = s.wm ?? -Infinity;
+  return {
+    patient_id: id,
+    news2: s.news2,
+    latest_vitals: latest,
+    window_stats: windows,
+    trends,
+    outliers: s.outliers,
+    procedures: procs,
+    avg_risk: events > 0 ? procs.reduce((n, p) => n + p.avg_risk * p.events, 0) / events : null,
+    // The worst procedure's p95: per-procedure sketches stay with the procedures.
+    p95_latency_ms: procs.length > 0 ? Math.max(...procs.map((p) => p.p95_latency_ms)) : null,
+    critical_count: procs.reduce((n, p) => n + p.critical_count, 0),
+    open_alerts: openAlerts(s.alerts),
+    recent_biometrics: s.recent,
+    events: s.events,
+    updated_at: Number.isFinite(wm) ? new Date(wm).toISOString() : null,
+    freshness_ms: Number.isFinite(wm) ? Math.max(0, now - wm) : null,
+  };
+}
+
+export function patientTrends(s: Omit<PatientState, 'dd'>): Record<string, ReturnType<typeof classify>> {
+  const out: Record<string, ReturnType<typeof classify>> = {};
+  for (const name of Object.keys(s.trends)) out[name] = classify(s.trends[name]!);
+  return out;
+}
