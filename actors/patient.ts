@@ -80,7 +80,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     if (b !== undefined && (v < b[0] || v > b[1])) {
       const o = (s.outliers[name] ??= { n: 0, last: [t, v] });
       o.n++;
-      if (t >= o.last[0]) o.last = [t, v];
+      if (t > o.last[0] || (t === o.last[0] && v > o.last[1])) o.last = [t, v];
     }
   }
 
@@ -195,9 +195,15 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
   });
 }
 
+/** The newest 20 readings by event time (not arrival), so a late reading lands in its place. */
 function pushRecent(s: PatientState, t: number, type: string, v: number, unit: string): void {
-  s.recent.push({ t, type, v, unit });
-  if (s.recent.length > 20) s.recent.shift();
+  const r = s.recent;
+  const before = (x: { t: number; type: string; v: number }) => x.t < t || (x.t === t && (x.type < type || (x.type === type && x.v <= v)));
+  let i = r.length;
+  while (i > 0 && !before(r[i - 1]!)) i--;
+  if (r.length >= 20 && i === 0) return;
+  r.splice(i, 0, { t, type, v, unit });
+  if (r.length > 20) r.shift();
 }
 
 /** GET /v1/patients/{id}/risk-summary, from the actor's state (its snapshot form). */

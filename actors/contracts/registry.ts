@@ -61,7 +61,7 @@ export function eventTypeFromConfig(raw: unknown, where = 'event type'): EventTy
     throw new TypeError(`${where}: ${i.path.join('.') || '(root)'}: ${i.message}`);
   }
   const c = r.data;
-  if (!(c.route.key in c.schema.fields)) throw new TypeError(`${where}: route.key ${JSON.stringify(c.route.key)} is not a schema field`);
+  if (!Object.hasOwn(c.schema.fields, c.route.key)) throw new TypeError(`${where}: route.key ${JSON.stringify(c.route.key)} is not a schema field`);
   const keyField = c.schema.fields[c.route.key]!;
   if (keyField.type !== 'string' || keyField.required !== true) {
     throw new TypeError(`${where}: route.key ${JSON.stringify(c.route.key)} must be a required string field`);
@@ -104,9 +104,13 @@ export class ContractRegistry {
     for (const [tenant, defs] of Object.entries(tenantTypes)) {
       const m = new Map<string, Map<number, CompiledType>>();
       for (const d of defs) {
-        if (this.shared.get(d.eventType)?.has(d.schemaVersion)) {
+        const builtin = this.shared.get(d.eventType);
+        if (builtin?.has(d.schemaVersion)) {
           throw new TypeError(`tenant ${tenant}: ${d.eventType} v${d.schemaVersion} is built in; add a new schema_version instead`);
         }
+        // lookup() takes the tenant's map of a type in place of the shared one, so a tenant's
+        // v2 of a built-in type must carry the built-in versions along or v1 would vanish.
+        if (builtin && !m.has(d.eventType)) m.set(d.eventType, new Map(builtin));
         ContractRegistry.add(m, d);
       }
       this.perTenant.set(tenant, m);
@@ -129,10 +133,9 @@ export class ContractRegistry {
 
   types(tenant: string): EventTypeDefinition[] {
     const out: EventTypeDefinition[] = [];
-    for (const m of [this.shared, this.perTenant.get(tenant)]) {
-      if (!m) continue;
-      for (const versions of m.values()) for (const t of versions.values()) out.push(t.def);
-    }
+    const own = this.perTenant.get(tenant);
+    for (const [name, versions] of this.shared) if (!own?.has(name)) for (const t of versions.values()) out.push(t.def);
+    if (own) for (const versions of own.values()) for (const t of versions.values()) out.push(t.def);
     return out;
   }
 
@@ -165,7 +168,7 @@ export class ContractRegistry {
       }
       const t = env.tenant_id;
       if (typeof t !== 'string') {
-        pushReject(out, i, eventId, t === undefined ? RejectCode.MissingField : RejectCode.InvalidType, t === undefined ? 'tenant_id is required' : 'tenant_id must be a string');
+        pushReject(out, i, eventId, t == null ? RejectCode.MissingField : RejectCode.InvalidType, t == null ? 'tenant_id is required' : 'tenant_id must be a string');
         continue;
       }
       if (t !== tenant) {
@@ -174,13 +177,13 @@ export class ContractRegistry {
       }
       const et = env.event_type;
       if (typeof et !== 'string') {
-        pushReject(out, i, eventId, et === undefined ? RejectCode.MissingField : RejectCode.InvalidType, et === undefined ? 'event_type is required' : 'event_type must be a string');
+        pushReject(out, i, eventId, et == null ? RejectCode.MissingField : RejectCode.InvalidType, et == null ? 'event_type is required' : 'event_type must be a string');
         continue;
       }
       const sv = env.schema_version;
       if (typeof sv !== 'number' || !Number.isInteger(sv) || sv < 1) {
-        pushReject(out, i, eventId, sv === undefined ? RejectCode.MissingField : RejectCode.InvalidType,
-          sv === undefined ? 'schema_version is required' : 'schema_version must be an integer >= 1');
+        pushReject(out, i, eventId, sv == null ? RejectCode.MissingField : RejectCode.InvalidType,
+          sv == null ? 'schema_version is required' : 'schema_version must be an integer >= 1');
         continue;
       }
       const versions = this.lookup(tenant, et);
@@ -195,8 +198,8 @@ export class ContractRegistry {
       }
       const time = parseEventTime(env.event_time);
       if (Number.isNaN(time)) {
-        pushReject(out, i, eventId, env.event_time === undefined ? RejectCode.MissingField : RejectCode.InvalidEventTime,
-          env.event_time === undefined ? 'event_time is required' : 'event_time must be an RFC 3339 timestamp or epoch milliseconds');
+        pushReject(out, i, eventId, env.event_time == null ? RejectCode.MissingField : RejectCode.InvalidEventTime,
+          env.event_time == null ? 'event_time is required' : 'event_time must be an RFC 3339 timestamp or epoch milliseconds');
         continue;
       }
       if (time < MIN_EVENT_TIME || time > now + this.maxFutureMs) {
@@ -215,7 +218,7 @@ export class ContractRegistry {
       }
       const p = env.payload;
       if (typeof p !== 'object' || p === null || Array.isArray(p)) {
-        pushReject(out, i, eventId, p === undefined ? RejectCode.MissingField : RejectCode.InvalidType, p === undefined ? 'payload is required' : 'payload must be an object');
+        pushReject(out, i, eventId, p == null ? RejectCode.MissingField : RejectCode.InvalidType, p == null ? 'payload is required' : 'payload must be an object');
         continue;
       }
       const payload = p as Record<string, unknown>;
@@ -237,7 +240,21 @@ function pushReject(out: ValidatedBatch, index: number, eventId: string | null, 
 export function parseEventTime(v: unknown): number {
   if (typeof v === 'number') return Number.isFinite(v) && Number.isInteger(v) ? v : NaN;
   if (typeof v !== 'string' || !RFC3339.test(v)) return NaN;
+  // Date.parse rolls impossible dates over ("02-30" becomes March 2nd, "T24:00" the next
+  // day) instead of refusing them; an event would land silently on the wrong day.
+  const month = digits2(v, 5);
+  const day = digits2(v, 8);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(digits2(v, 0) * 100 + digits2(v, 2), month) || digits2(v, 11) > 23) return NaN;
   return Date.parse(v);
+}
+
+function digits2(s: string, i: number): number {
+  return (s.charCodeAt(i) - 48) * 10 + (s.charCodeAt(i + 1) - 48);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 const OPTIONAL_STRINGS = ['site_id', 'device_id', 'device_type', 'source_system'] as const;

@@ -74,9 +74,16 @@ const fieldSpecSchema = z
   })
   .strict();
 
+// A field named like an Object.prototype member ("constructor", "toString", ...) would read
+// the inherited member when the payload lacks it, so an absent optional field would fail.
+const fieldNameSchema = z
+  .string()
+  .regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/)
+  .refine((k) => !(k in Object.prototype), { message: 'is a reserved name (an Object.prototype member)' });
+
 export const payloadSpecSchema = z
   .object({
-    fields: z.record(z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/), fieldSpecSchema),
+    fields: z.record(fieldNameSchema, fieldSpecSchema),
     anyOf: z.array(z.array(z.string()).min(1)).optional(),
     together: z.array(z.array(z.string()).min(2)).optional(),
   })
@@ -97,10 +104,13 @@ interface CompiledField {
   path: string;
   type: FieldType;
   required: boolean;
+  /** Schema bounds: breaking one is invalid_value (the value cannot mean anything). */
   min: number;
   max: number;
-  /** Bounds that came from rules are reported as out_of_range, schema bounds as invalid_value. */
-  rangeFromRules: boolean;
+  /** Rule bounds, already intersected with the schema's: breaking one is out_of_range (a
+   * data-quality verdict). Kept apart so a rule can only tighten, never loosen, the schema. */
+  ruleMin: number;
+  ruleMax: number;
   minLength: number;
   maxLength: number;
   enumSet: Set<string | number> | null;
@@ -122,18 +132,44 @@ export function mergeSpec(spec: PayloadSpec, rules: RulesSpec = {}): MergedSpec 
   }
   const fields: CompiledField[] = [];
   for (const [name, f] of Object.entries(spec.fields)) {
+    const numeric = f.type === 'number' || f.type === 'integer';
     const range = rules.ranges?.[name];
-    const en = rules.enums?.[name] ?? f.enum;
+    // Contradictions below would otherwise load fine and then silently ignore the setting or
+    // reject every event; a configuration error is cheaper to find at start.
+    if (!numeric && (f.min !== undefined || f.max !== undefined || range !== undefined)) {
+      throw new TypeError(`field ${JSON.stringify(name)}: a range needs a number or integer field, not ${f.type}`);
+    }
+    const min = f.min ?? -Infinity;
+    const max = f.max ?? Infinity;
+    const ruleMin = Math.max(min, range?.[0] ?? -Infinity);
+    const ruleMax = Math.min(max, range?.[1] ?? Infinity);
+    if (min > max || ruleMin > ruleMax) throw new TypeError(`field ${JSON.stringify(name)}: range is empty (${ruleMin} > ${ruleMax})`);
+    const minLength = f.minLength ?? (f.type === 'string' ? 1 : 0);
+    const maxLength = f.maxLength ?? 1024;
+    if (minLength > maxLength) throw new TypeError(`field ${JSON.stringify(name)}: minLength ${minLength} > maxLength ${maxLength}`);
+    const ruleEnum = rules.enums?.[name];
+    if (ruleEnum && f.enum) {
+      const outside = ruleEnum.filter((x) => !f.enum!.includes(x));
+      if (outside.length > 0) throw new TypeError(`field ${JSON.stringify(name)}: rules allow ${JSON.stringify(outside)}, which the schema's enum does not`);
+    }
+    const en = ruleEnum ?? f.enum;
+    if (en) {
+      for (const x of en) {
+        const ok = f.type === 'string' ? typeof x === 'string' : f.type === 'integer' ? Number.isSafeInteger(x) : f.type === 'number' && typeof x === 'number';
+        if (!ok) throw new TypeError(`field ${JSON.stringify(name)}: enum value ${JSON.stringify(x)} is not a valid ${f.type}`);
+      }
+    }
     fields.push({
       name,
       path: `payload.${name}`,
       type: f.type,
       required: f.required === true || (rules.required?.includes(name) ?? false),
-      min: range?.[0] ?? f.min ?? -Infinity,
-      max: range?.[1] ?? f.max ?? Infinity,
-      rangeFromRules: range !== undefined,
-      minLength: f.minLength ?? (f.type === 'string' ? 1 : 0),
-      maxLength: f.maxLength ?? 1024,
+      min,
+      max,
+      ruleMin,
+      ruleMax,
+      minLength,
+      maxLength,
       enumSet: en ? new Set(en) : null,
     });
   }
@@ -171,14 +207,21 @@ export function compileChecker(m: MergedSpec): (payload: Record<string, unknown>
             out.message = `${f.path} must be a finite number, got ${typeName(v)}`;
             return false;
           }
-          if (f.type === 'integer' && !Number.isInteger(v)) {
+          // Safe integers only: beyond 2^53 JSON has already rounded the value (and zod's
+          // .int() refuses them too).
+          if (f.type === 'integer' && !Number.isSafeInteger(v)) {
             out.code = RejectCode.InvalidValue;
             out.message = `${f.path} must be an integer, got ${v}`;
             return false;
           }
           if (v < f.min || v > f.max) {
-            out.code = f.rangeFromRules ? RejectCode.OutOfRange : RejectCode.InvalidValue;
+            out.code = RejectCode.InvalidValue;
             out.message = `${f.path} must be between ${f.min} and ${f.max}, got ${v}`;
+            return false;
+          }
+          if (v < f.ruleMin || v > f.ruleMax) {
+            out.code = RejectCode.OutOfRange;
+            out.message = `${f.path} must be between ${f.ruleMin} and ${f.ruleMax}, got ${v}`;
             return false;
           }
           break;
@@ -246,8 +289,8 @@ export function toZod(m: MergedSpec): z.ZodType<Record<string, unknown>> {
     let t: z.ZodType;
     if (f.type === 'number' || f.type === 'integer') {
       let n = f.type === 'integer' ? z.number().int() : z.number();
-      if (Number.isFinite(f.min)) n = n.min(f.min);
-      if (Number.isFinite(f.max)) n = n.max(f.max);
+      if (Number.isFinite(f.ruleMin)) n = n.min(f.ruleMin);
+      if (Number.isFinite(f.ruleMax)) n = n.max(f.ruleMax);
       t = n;
     } else if (f.type === 'string') {
       t = z.string().min(f.minLength).max(f.maxLength);
