@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
 import { BUILTIN_EVENT_TYPES, type ActorKind, type EventTypeDefinition, type Handling } from './builtin.js';
 import {
-  compileChecker, mergeSpec, payloadSpecSchema, RejectCode, rulesSpecSchema, toZod,
+  codePointLength, compileChecker, mergeSpec, payloadSpecSchema, RejectCode, rulesSpecSchema, toZod,
   type MergedSpec, type Verdict,
 } from './spec.js';
 
@@ -75,7 +75,11 @@ export function eventTypeFromConfig(raw: unknown, where = 'event type'): EventTy
     ...(c.rules ? { rules: c.rules } : {}),
     ...(c.description ? { description: c.description } : {}),
   };
-  mergeSpec(def.schema, def.rules); // rules naming unknown fields fail here, at load
+  try {
+    mergeSpec(def.schema, def.rules); // rules naming unknown fields fail here, at load
+  } catch (e) {
+    throw new TypeError(`${where}: ${(e as Error).message}`);
+  }
   return def;
 }
 
@@ -162,8 +166,10 @@ export class ContractRegistry {
         else pushReject(out, i, eventId, RejectCode.InvalidType, `event_id must be a string, got ${typeof env.event_id}`);
         continue;
       }
-      if (eventId.length < 1 || eventId.length > 128) {
-        pushReject(out, i, eventId, RejectCode.InvalidValue, `event_id must be 1-128 characters, got ${eventId.length}`);
+      // Characters as payload strings count them (code points); see codePointLength.
+      const idLength = eventId.length > 128 ? codePointLength(eventId) : eventId.length;
+      if (idLength < 1 || idLength > 128) {
+        pushReject(out, i, eventId, RejectCode.InvalidValue, `event_id must be 1-128 characters, got ${idLength}`);
         continue;
       }
       const t = env.tenant_id;

@@ -176,6 +176,22 @@ export function mergeSpec(spec: PayloadSpec, rules: RulesSpec = {}): MergedSpec 
   return { fields, anyOf: spec.anyOf ?? [], together: spec.together ?? [] };
 }
 
+/**
+ * Length in Unicode code points: a surrogate pair counts once, a lone surrogate as one. It is
+ * what zod 4 measures for string min/max, and what a producer means by "128 characters" (an
+ * emoji is one), so the checker and the published schema must both count this way.
+ */
+export function codePointLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    if ((s.charCodeAt(i) & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n--;
+      i++;
+    }
+  }
+  return n;
+}
+
 function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
@@ -231,10 +247,16 @@ export function compileChecker(m: MergedSpec): (payload: Record<string, unknown>
             out.message = `${f.path} must be a string, got ${typeName(v)}`;
             return false;
           }
-          if (v.length < f.minLength || v.length > f.maxLength) {
-            out.code = RejectCode.InvalidValue;
-            out.message = `${f.path} must be ${f.minLength}-${f.maxLength} characters, got ${v.length}`;
-            return false;
+          {
+            // Code points are one or two units: the unit count settles it unless the string is
+            // over the maximum in units or within reach of the minimum; only then count.
+            const units = v.length;
+            const len = units > f.maxLength || (units >= f.minLength && units < 2 * f.minLength) ? codePointLength(v) : units;
+            if (len < f.minLength || len > f.maxLength) {
+              out.code = RejectCode.InvalidValue;
+              out.message = `${f.path} must be ${f.minLength}-${f.maxLength} characters, got ${len}`;
+              return false;
+            }
           }
           break;
         case 'boolean':

@@ -1,0 +1,135 @@
+// The ingest pipeline, independent of any transport: a frame's text in, an ack out. Used by the
+// WebSocket stream, the HTTP batch endpoint and (later) file imports and NATS feeds, so every
+// source gets the same contracts, the same routing and the same accounting.
+import type { SubmitCallback, SubmitResult, RuntimeEvent } from '../runtime/runtime.js';
+import { ContractRegistry, emptyValidated, type Rejection, type ValidatedBatch } from './contracts/registry.js';
+import { RejectCode } from './contracts/spec.js';
+
+/** The part of the actor runtime the ingest pipeline needs. */
+export interface EventSubmitter {
+  submit(events: ArrayLike<RuntimeEvent>, cb?: SubmitCallback): boolean;
+  whenWritable(): Promise<void>;
+}
+
+export interface Ack {
+  type: 'ack';
+  seq: number;
+  batch_id: string | null;
+  accepted: number;
+  duplicates: number;
+  rejected: Rejection[];
+  credit: number;
+}
+
+/** A frame that cannot be taken at all (as opposed to some of its events). */
+export class FrameError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+export interface ParsedFrame {
+  batchId: string | null;
+  items: unknown[];
+}
+
+/** A frame is one envelope, an array of envelopes, or `{"batch_id"?, "events": [...]}`. */
+export function parseFrame(text: string, maxEvents: number): ParsedFrame {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new FrameError(RejectCode.InvalidJson, `frame is not valid JSON: ${(err as Error).message}`, 400);
+  }
+  let items: unknown[];
+  let batchId: string | null = null;
+  if (Array.isArray(body)) items = body;
+  else if (body !== null && typeof body === 'object' && 'events' in body) {
+    const b = body as { events: unknown; batch_id?: unknown };
+    if (!Array.isArray(b.events)) throw new FrameError(RejectCode.InvalidType, 'events must be an array', 400);
+    if (b.batch_id !== undefined && b.batch_id !== null && typeof b.batch_id !== 'string') {
+      throw new FrameError(RejectCode.InvalidType, 'batch_id must be a string', 400);
+    }
+    batchId = (b.batch_id as string | undefined) ?? null;
+    items = b.events;
+  } else items = [body];
+  if (items.length > maxEvents) {
+    throw new FrameError(RejectCode.TooManyEvents, `at most ${maxEvents} events per batch; got ${items.length}`, 413);
+  }
+  return { batchId, items };
+}
+
+export interface IngestMetrics {
+  onFrame(events: number, bytes: number): void;
+  onRejected(code: string): void;
+  onAccepted(n: number, duplicates: number): void;
+}
+
+const noMetrics: IngestMetrics = { onFrame() {}, onRejected() {}, onAccepted() {} };
+
+/**
+ * Validates a tenant's events and hands the good ones to the runtime; calls `done` with the
+ * counts once they are applied (embedded) or durable (durable mode). Bad events are answered
+ * one by one and never hold back the good ones.
+ */
+export class IngestService {
+  constructor(
+    private readonly registry: ContractRegistry,
+    private readonly runtime: EventSubmitter,
+    private readonly clock: { now(): number },
+    private readonly metrics: IngestMetrics = noMetrics,
+    private readonly onAccepted?: (events: readonly RuntimeEvent[]) => void,
+  ) {}
+
+  /** Validates now; returns a function that submits (false while the runtime has no room). */
+  prepare(items: readonly unknown[], tenant: string): ValidatedBatch {
+    const v = emptyValidated();
+    this.registry.validate(items, tenant, this.clock.now(), v);
+    for (const r of v.rejected) this.metrics.onRejected(r.code);
+    return v;
+  }
+
+  /**
+   * Submits a validated batch. Returns false, having taken nothing, while the runtime is
+   * saturated; the caller holds the batch (bounded by its credit) and retries after
+   * `runtime.whenWritable()`.
+   */
+  trySubmit(v: ValidatedBatch, done: (err: Error | null, counts: { accepted: number; duplicates: number; rejected: Rejection[] }) => void): boolean {
+    if (v.events.length === 0) {
+      done(null, { accepted: 0, duplicates: 0, rejected: v.rejected });
+      return true;
+    }
+    const ok = this.runtime.submit(v.events, (err, r: SubmitResult) => {
+      if (err) return done(err, { accepted: 0, duplicates: 0, rejected: v.rejected });
+      let rejected = v.rejected;
+      if (r.rejected.length > 0) {
+        rejected = rejected.slice();
+        for (const x of r.rejected) {
+          const index = v.inputIndex[x.index]!;
+          const body = v.events[x.index]!.body as { id: string };
+          rejected.push({ index, event_id: body.id, code: x.code, message: x.message });
+          this.metrics.onRejected(x.code);
+        }
+        rejected.sort((a, b) => a.index - b.index);
+      }
+      const accepted = v.events.length - r.duplicates - r.rejected.length;
+      this.metrics.onAccepted(accepted, r.duplicates);
+      done(null, { accepted, duplicates: r.duplicates, rejected });
+    });
+    if (ok) this.onAccepted?.(v.events);
+    return ok;
+  }
+
+  whenWritable(): Promise<void> {
+    return this.runtime.whenWritable();
+  }
+
+  frameMetrics(events: number, bytes: number): void {
+    this.metrics.onFrame(events, bytes);
+  }
+}

@@ -1,0 +1,107 @@
+// `vigil`: the package's command line (SPEC.md §4).
+import { parseArgs } from 'node:util';
+import { ConfigError, loadNodeConfig } from './config.js';
+import { startNode } from './node.js';
+
+const USAGE = `usage: vigil <command> [options]
+
+  start                      run a node (embedded defaults unless VIGIL_*_URL are set)
+  bench [--json FILE] [--seconds S] [--connections N]
+                             null pipeline vs runtime, 1- and 100-event frames
+  inspect KIND ID --tenant T [--url URL] [--token ADMIN]
+                             one actor's state (admin API)
+  shards status [--url URL] [--token ADMIN]
+                             the shard map (admin API)
+
+Configuration: VIGIL_CONFIG (JSON file) and VIGIL_* variables; see README.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'start':
+      return start();
+    case 'bench': {
+      const { runBench } = await import('../../load/bench.js');
+      return runBench(rest);
+    }
+    case 'inspect':
+    case 'shards':
+      return admin(cmd, rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      console.error(`vigil: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function start(): Promise<number> {
+  let config;
+  try {
+    config = await loadNodeConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`vigil start: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const node = await startNode(config);
+  console.log(`vigil listening on ${node.url} (WebSocket ${node.url.replace('http', 'ws')}/v1/stream)`);
+  if (node.generatedTokens.demo) console.log(`demo tenant token (generated, set VIGIL_DEMO_TOKEN to fix it): ${node.generatedTokens.demo}`);
+  if (node.generatedTokens.admin) console.log(`admin token (generated, set VIGIL_ADMIN_TOKEN to fix it): ${node.generatedTokens.admin}`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      console.log(`${sig}: draining (actors passivate with a final snapshot)...`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await node.close();
+  return 0;
+}
+
+async function admin(cmd: string, rest: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: rest, allowPositionals: true,
+    options: { url: { type: 'string' }, token: { type: 'string' }, tenant: { type: 'string' } },
+  });
+  const url = values.url ?? `http://127.0.0.1:${process.env.VIGIL_PORT ?? 8080}`;
+  const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN;
+  if (!token) {
+    console.error('vigil: the admin token is required (--token or VIGIL_ADMIN_TOKEN)');
+    return 2;
+  }
+  let path: string;
+  if (cmd === 'shards') {
+    if (positionals[0] !== 'status') {
+      console.error('vigil shards: only `status` is available in this build (live rescale comes with issue 8)');
+      return 2;
+    }
+    path = '/admin/shards';
+  } else {
+    const [kind, id] = positionals;
+    if (!kind || !id || !values.tenant) {
+      console.error('usage: vigil inspect KIND ID --tenant T');
+      return 2;
+    }
+    path = `/admin/actors/${encodeURIComponent(kind)}/${encodeURIComponent(id)}?tenant=${encodeURIComponent(values.tenant)}`;
+  }
+  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.text();
+  console.log(body);
+  return res.ok ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`vigil: ${(err as Error)?.stack ?? String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+
+/**
+ * The node's configuration: one JSON file (VIGIL_CONFIG) plus VIGIL_* environment variables,
+ * which win. Parsed once at start; an invalid setting stops the start with a message naming it.
+ * (YAML is not supported: no YAML parser is among the project's dependencies.)
+ */
+export const nodeConfigSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65535).default(8080),
+    dataDir: z.string().default('.vigil'),
+    /** Directory with tenants/, schemas/, rules/ (see deploy/config). Without it: one tenant, demo. */
+    configDir: z.string().optional(),
+    demoToken: z.string().min(8).optional(),
+    adminToken: z.string().min(8).optional(),
+    natsUrl: z.string().url().optional(),
+    redisUrl: z.string().url().optional(),
+    clickhouseUrl: z.string().url().optional(),
+    shards: z.coerce.number().int().min(1).default(2),
+    hosts: z.coerce.number().int().min(1).default(2),
+    keyGroups: z.coerce.number().int().min(1).max(65535).default(4096),
+    /** WebSocket frames and HTTP bodies above this are refused (1009 / 413). */
+    maxFrameBytes: z.coerce.number().int().min(1024).default(1024 * 1024),
+    /** Events per frame or HTTP batch. */
+    maxBatchEvents: z.coerce.number().int().min(1).default(1000),
+    /** Frames a WebSocket client may have un-acked. */
+    credit: z.coerce.number().int().min(1).max(4096).default(64),
+    idleTimeoutSec: z.coerce.number().int().min(0).max(960).default(120),
+    /** Clinical thresholds (actors/config.ts). */
+    clinical: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type NodeConfig = z.output<typeof nodeConfigSchema>;
+
+const ENV: Record<string, keyof NodeConfig> = {
+  VIGIL_HOST: 'host',
+  VIGIL_PORT: 'port',
+  VIGIL_DATA_DIR: 'dataDir',
+  VIGIL_CONFIG_DIR: 'configDir',
+  VIGIL_DEMO_TOKEN: 'demoToken',
+  VIGIL_ADMIN_TOKEN: 'adminToken',
+  VIGIL_NATS_URL: 'natsUrl',
+  VIGIL_REDIS_URL: 'redisUrl',
+  VIGIL_CLICKHOUSE_URL: 'clickhouseUrl',
+  VIGIL_SHARDS: 'shards',
+  VIGIL_HOSTS: 'hosts',
+  VIGIL_KEY_GROUPS: 'keyGroups',
+  VIGIL_MAX_FRAME_BYTES: 'maxFrameBytes',
+  VIGIL_MAX_BATCH_EVENTS: 'maxBatchEvents',
+  VIGIL_CREDIT: 'credit',
+  VIGIL_IDLE_TIMEOUT_SEC: 'idleTimeoutSec',
+};
+
+/** The environment variable behind each setting (documented in the README, checked by tests). */
+export const CONFIG_ENV = ENV;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseNodeConfig(file: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, overrides: Partial<NodeConfig> = {}): NodeConfig {
+  const merged: Record<string, unknown> = { ...file };
+  for (const [k, key] of Object.entries(ENV)) {
+    const v = env[k];
+    if (v !== undefined && v !== '') merged[key] = v;
+  }
+  Object.assign(merged, overrides);
+  const r = nodeConfigSchema.safeParse(merged);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const key = String(i.path[0] ?? '');
+    const envName = Object.entries(ENV).find(([, v]) => v === key)?.[0];
+    throw new ConfigError(`invalid setting ${key || '(root)'}${envName ? ` (${envName})` : ''}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<NodeConfig> = {}): Promise<NodeConfig> {
+  let file: Record<string, unknown> = {};
+  const path = env.VIGIL_CONFIG;
+  if (path) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`VIGIL_CONFIG ${path}: ${(err as Error).message}`);
+    }
+    try {
+      file = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`VIGIL_CONFIG ${path}: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  return parseNodeConfig(file, env, overrides);
+}

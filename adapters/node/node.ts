@@ -1,0 +1,138 @@
+// The composition root: configuration picks an adapter for every port, here and nowhere else.
+import { clinicalActorsModule } from '../../actors/index.js';
+import { loadTenantConfigDir, registryFromConfig } from '../../actors/contracts/load.js';
+import { ContractRegistry } from '../../actors/contracts/registry.js';
+import { IngestService, type IngestMetrics } from '../../actors/ingest.js';
+import { systemClock } from '../../runtime/clock.js';
+import { ActorRuntime, type RuntimePorts } from '../../runtime/runtime.js';
+import { MemoryEventLog, MemoryRollupSink, MemorySnapshotStore } from '../memory/index.js';
+import { PrometheusMetrics } from '../prometheus/metrics.js';
+import { startServer, type RunningServer } from '../uws/server.js';
+import { AlertHub } from './alert-hub.js';
+import { randomToken, TokenBook } from './auth.js';
+import type { NodeConfig } from './config.js';
+import { liveReads, PatientDirectory } from './reads.js';
+
+export interface VigilNode {
+  readonly port: number;
+  readonly url: string;
+  readonly runtime: ActorRuntime;
+  readonly metrics: PrometheusMetrics;
+  readonly alerts: AlertHub;
+  /** Tokens generated at start (only when not configured): printed once, never stored. */
+  readonly generatedTokens: { demo?: string; admin?: string };
+  close(): Promise<void>;
+}
+
+export interface NodeOptions {
+  log?: (line: string) => void;
+}
+
+export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Promise<VigilNode> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  if (config.natsUrl || config.redisUrl || config.clickhouseUrl) {
+    // Durable mode and the analytics store come with issues 5 and 6; refusing is better than
+    // silently running in memory while the operator believes the node is durable.
+    throw new Error('VIGIL_NATS_URL / VIGIL_REDIS_URL / VIGIL_CLICKHOUSE_URL are not supported by this build yet (embedded mode only)');
+  }
+  const metrics = new PrometheusMetrics();
+  const tokens = new TokenBook();
+  const generated: { demo?: string; admin?: string } = {};
+
+  let registry: ContractRegistry;
+  if (config.configDir) {
+    const loaded = await loadTenantConfigDir(config.configDir);
+    registry = registryFromConfig(loaded);
+    for (const [tenant, t] of Object.entries(loaded.tenants)) for (const tok of t.tokens) tokens.addTenantToken(tenant, tok);
+    log(`tenants: ${Object.keys(loaded.tenants).join(', ')} (from ${config.configDir})`);
+  } else {
+    registry = new ContractRegistry();
+    const demo = config.demoToken ?? (generated.demo = randomToken());
+    tokens.addTenantToken('demo', demo);
+  }
+  if (config.demoToken && config.configDir) tokens.addTenantToken('demo', config.demoToken);
+  tokens.addAdminToken(config.adminToken ?? (generated.admin = randomToken()));
+
+  const alerts = new AlertHub(null);
+  const ports: RuntimePorts = {
+    eventLog: new MemoryEventLog(),
+    snapshotStore: new MemorySnapshotStore(),
+    rollupSink: new MemoryRollupSink(),
+    alertSink: alerts,
+    clock: systemClock,
+    metrics,
+  };
+  const runtime = await ActorRuntime.start(
+    {
+      actorModules: [clinicalActorsModule()],
+      actorConfig: config.clinical,
+      shards: config.shards,
+      hosts: Math.min(config.hosts, config.shards),
+      keyGroups: config.keyGroups,
+    },
+    ports,
+    {
+      onActorFailed: (f) => log(`actor failed: ${f.kind} ${f.tenant}/${f.id}: ${f.error.message}`),
+      onHostRestarted: (i) => log(`shard host ${i.hostId} replaced (generation ${i.generation}) after: ${i.cause.message}; replayed ${i.replayed} events in ${i.ms} ms`),
+    },
+  );
+
+  const frames = metrics.counter('vigil_ingest_frames_total', 'Frames and HTTP batches received');
+  const events = metrics.counter('vigil_ingest_events_total', 'Events received');
+  const bytes = metrics.counter('vigil_ingest_bytes_total', 'Payload bytes received');
+  const rejections = metrics.counter('vigil_ingest_rejected_total', 'Events rejected, by code', ['code']);
+  const accepted = metrics.counter('vigil_ingest_accepted_total', 'Events accepted and applied');
+  const dups = metrics.counter('vigil_dedup_hits_total', 'Events dropped as duplicates of an applied event id');
+  const ackLatency = metrics.histogram('vigil_ingest_ack_latency_seconds', 'From frame received to ack sent',
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+  const ingestMetrics: IngestMetrics = {
+    onFrame: (n, b) => {
+      frames.inc();
+      events.inc(n);
+      bytes.inc(b);
+    },
+    onRejected: (code) => rejections.inc(1, { code }),
+    onAccepted: (n, d) => {
+      if (n) accepted.inc(n);
+      if (d) dups.inc(d);
+    },
+  };
+  const directory = new PatientDirectory();
+  const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs) => directory.note(evs));
+
+  let server: RunningServer;
+  try {
+    server = await startServer({
+      host: config.host,
+      port: config.port,
+      maxFrameBytes: config.maxFrameBytes,
+      maxBatchEvents: config.maxBatchEvents,
+      credit: config.credit,
+      idleTimeoutSec: config.idleTimeoutSec,
+      ingest,
+      tokens,
+      alerts,
+      reads: liveReads(runtime, directory, () => Date.now()),
+      metricsText: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
+      ready: () => ({ ready: true, reasons: [] }),
+      onAckLatency: (ms) => ackLatency.observe(ms / 1000),
+    });
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
+  return {
+    port: server.port,
+    url,
+    runtime,
+    metrics,
+    alerts,
+    generatedTokens: generated,
+    async close() {
+      server.close();
+      await runtime.close();
+      await alerts.close();
+    },
+  };
+}

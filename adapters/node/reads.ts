@@ -1,0 +1,75 @@
+import { patientSummary, patientTrends } from '../../actors/patient.js';
+import { procedureSummary } from '../../actors/procedure.js';
+import type { RuntimeEvent } from '../../runtime/runtime.js';
+import type { ActorRuntime } from '../../runtime/runtime.js';
+import { ApiError, type ReadApi } from '../uws/server.js';
+
+/** Patients each tenant has sent events for: what GET /v1/patients pages through. */
+export class PatientDirectory {
+  private readonly byTenant = new Map<string, Set<string>>();
+  private sortedCache = new Map<string, string[]>();
+
+  note(events: readonly RuntimeEvent[]): void {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const id = e.kind === 'patient' ? e.id : ((e.body as { p: { patient_id?: unknown } }).p.patient_id as string | undefined);
+      if (typeof id !== 'string') continue;
+      let s = this.byTenant.get(e.tenant);
+      if (!s) this.byTenant.set(e.tenant, (s = new Set()));
+      if (!s.has(id)) {
+        s.add(id);
+        this.sortedCache.delete(e.tenant);
+      }
+    }
+  }
+
+  page(tenant: string, limit: number, cursor: string | null): { patients: string[]; next_cursor: string | null; total: number } {
+    let sorted = this.sortedCache.get(tenant);
+    if (!sorted) {
+      sorted = [...(this.byTenant.get(tenant) ?? [])].sort();
+      this.sortedCache.set(tenant, sorted);
+    }
+    let lo = 0;
+    if (cursor !== null) {
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (sorted[mid]! <= cursor) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    const patients = sorted.slice(lo, lo + limit);
+    const next = lo + limit < sorted.length ? patients[patients.length - 1]! : null;
+    return { patients, next_cursor: next, total: sorted.length };
+  }
+}
+
+export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => number): ReadApi {
+  const state = async (kind: string, tenant: string, id: string): Promise<unknown> => {
+    const a = await rt.inspect(kind, tenant, id);
+    if (!a || a.state === null) throw new ApiError(404, 'not_found', `no ${kind} ${id}`);
+    if (a.status === 'failed') throw new ApiError(409, 'actor_failed', a.error?.message ?? `${kind} ${id} has failed`);
+    return a.state;
+  };
+  return {
+    patientRiskSummary: async (tenant, id) => patientSummary(id, (await state('patient', tenant, id)) as never, now()),
+    procedureRiskSummary: async (tenant, id) => procedureSummary(id, (await state('procedure', tenant, id)) as never, now()),
+    patientTrends: async (tenant, id) => {
+      const t = patientTrends((await state('patient', tenant, id)) as never);
+      return { patient_id: id, trends: Object.fromEntries(Object.entries(t).map(([k, v]) => [k, { trend: v.trend, points: v.points, slope_per_hour: v.slopePerHour, mean: v.mean }])) };
+    },
+    patients: async (tenant, limit, cursor) => dir.page(tenant, limit, cursor),
+    shards: async () => ({
+      key_groups: rt.options.keyGroups,
+      shards: rt.shardMap.ranges().map((r) => ({ shard: r.shard, key_groups: [r.from, r.to], host: r.shard % rt.options.hosts })),
+      epoch: rt.shardMap.epoch,
+      hosts: await rt.stats(),
+    }),
+    actor: async (kind, tenant, id) => {
+      if (!rt.kinds.includes(kind)) throw new ApiError(404, 'not_found', `no actor kind ${kind}`);
+      const a = await rt.inspect(kind, tenant, id);
+      if (!a) throw new ApiError(404, 'not_found', `no ${kind} ${id} for tenant ${tenant}`);
+      return { kind, tenant, id, resident: a.resident, status: a.status, last_seq: a.lastSeq, error: a.error, state: a.state };
+    },
+  };
+}

@@ -1,0 +1,105 @@
+// `vigil bench`: the null pipeline (the same uWS server and frames: receive, JSON.parse, ack,
+// nothing else) and the embedded runtime, for 100-event and 1-event frames, in one run. The
+// load runs in a child process so it does not share the server's event loop; both servers see
+// the same client. Prints a table and writes the JSON report.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseNodeConfig } from '../adapters/node/config.js';
+import { startNode } from '../adapters/node/node.js';
+import { loadUws } from '../adapters/uws/binding.js';
+import type { ClientOptions, ClientResult } from './bench-client.js';
+import { reportPath } from './paths.js';
+
+function startNullPipeline(): Promise<{ port: number; close: () => void }> {
+  const uws = loadUws();
+  const app = uws.App();
+  app.ws<{ seq: number }>('/v1/stream', {
+    maxPayloadLength: 1024 * 1024,
+    idleTimeout: 120,
+    upgrade: (res, req, ctx) => res.upgrade({ seq: 0 }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), ctx),
+    message: (ws, ab) => {
+      const body = JSON.parse(Buffer.from(ab).toString('utf8')) as unknown;
+      const n = Array.isArray(body) ? body.length : 1;
+      const u = ws.getUserData();
+      ws.send(`{"type":"ack","seq":${++u.seq},"batch_id":null,"accepted":${n},"duplicates":0,"rejected":[],"credit":64}`);
+    },
+  });
+  return new Promise((resolve, reject) =>
+    app.listen('127.0.0.1', 0, (sock) => {
+      if (!sock) return reject(new Error('null pipeline: cannot listen'));
+      resolve({ port: uws.us_socket_local_port(sock as never), close: () => uws.us_listen_socket_close(sock) });
+    }),
+  );
+}
+
+function runChild(o: ClientOptions): Promise<ClientResult> {
+  const script = fileURLToPath(new URL('./bench-client.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [script, JSON.stringify(o)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`bench client exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()!) as ClientResult);
+    });
+  });
+}
+
+export async function runBench(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'string' },
+      seconds: { type: 'string', default: '8' },
+      connections: { type: 'string', default: '4' },
+      window: { type: 'string', default: '4' },
+    },
+  });
+  const seconds = Number(values.seconds);
+  const connections = Number(values.connections);
+  const window = Number(values.window);
+  const token = 'bench-token-0123456789';
+  const nul = await startNullPipeline();
+  const node = await startNode(parseNodeConfig({}, {}, { port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789' }), { log: () => undefined });
+  const mix = { tenant: 'demo', patients: 2000, procedures: 500 };
+  const results: Record<string, { null: ClientResult; runtime: ClientResult; ratio: number }> = {};
+  try {
+    for (const frameEvents of [100, 1]) {
+      // Small frames need more frames in flight to fill the pipe.
+      const w = frameEvents === 1 ? window * 8 : window;
+      const base = { host: '127.0.0.1', token, frameEvents, connections, window: w, seconds, warmupSeconds: 2, mix };
+      const a = await runChild({ ...base, port: nul.port });
+      const b = await runChild({ ...base, port: node.port });
+      results[`frame${frameEvents}`] = { null: a, runtime: b, ratio: Number((b.eventsPerSecond / a.eventsPerSecond).toFixed(3)) };
+      console.log(
+        `${String(frameEvents).padStart(3)}-event frames: null ${a.eventsPerSecond.toLocaleString()} ev/s (p50 ${a.latencyMs.p50} ms, p99 ${a.latencyMs.p99} ms) | ` +
+          `runtime ${b.eventsPerSecond.toLocaleString()} ev/s (p50 ${b.latencyMs.p50} ms, p99 ${b.latencyMs.p99} ms, accepted ${b.accepted}, rejected ${b.rejected}) | ratio ${results[`frame${frameEvents}`]!.ratio}`,
+      );
+    }
+  } finally {
+    nul.close();
+    await node.close();
+  }
+  const report = {
+    benchmark: 'vigil bench',
+    description: 'closed-loop WebSocket load from a child process; null pipeline = same uWS server, JSON.parse and ack only; runtime = embedded node (2 shard hosts, memory ports), acked after apply',
+    node: process.version,
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model,
+    connections,
+    windowFramesPerConnection: { frame100: window, frame1: window * 8 },
+    seconds,
+    results,
+    targets: { frame100Ratio: 0.6, frame1Ratio: 0.5, p99AckMs: 15 },
+    at: new Date().toISOString(),
+  };
+  const out = values.json ?? reportPath('bench.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`report: ${out}`);
+  return 0;
+}
