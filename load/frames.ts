@@ -20,7 +20,12 @@ export function eventText(mix: FrameMix, now: number): string {
   }
   const pr = n % mix.procedures;
   return `{"event_id":"${run}-${n}","tenant_id":"${mix.tenant}","event_type":"surgical.telemetry","schema_version":1,"event_time":${now},` +
-    `"payload":{"patient_id":"pat-${pr % mix.patients}","procedure_id":"proc-${pr}","robot_arm":"arm_${n % 3}","step":"suturing","force_newtons":${(n % 45) + 0.5},"velocity_mm_s":${n % 120},"latency_ms":${20 + (n % 60)}}}`;
+    `"payload":{"patient_id":"pat-${pr % mix.patients}","procedure_id":"proc-${pr}","robot_arm":"arm_${n % 3}","step":"suturing","force_newtons":${force(n)},"velocity_mm_s":${n % 120},"latency_ms":${20 + (n % 60)}${n % 5003 === 0 ? ',"error_code":"E_TORQUE"' : ''}}}`;
+}
+
+/** Realistic forces (5–25 N) with a rare excursion, so alerts are events, not a storm. */
+function force(n: number): number {
+  return n % 997 === 0 ? 48.5 : 5 + (n % 41) * 0.5;
 }
 
 export function frameText(mix: FrameMix, events: number, now: number): string {

@@ -14,10 +14,12 @@ export const kDefaultRuntimeOptions = {
   actorConfig: {} as unknown,
   /** A host's batch is flushed inline when it reaches this many events, else once per tick. */
   maxBatchEvents: 2048,
+  /** Under load, a host's batch waits up to this long to fill (see ActorRuntime.scheduleFlush). */
+  coalesceMs: 0,
   /** Batches sent to one host and not yet applied; beyond it `submit` refuses (backpressure). */
   maxInFlightBatches: 64,
   /** How often each host commits dirty snapshots and its key-group checkpoints. */
-  snapshotIntervalMs: 1000,
+  snapshotIntervalMs: 5000,
   /** Default idle time before passivation, for kinds that do not set `idleAfterMs`. */
   idleAfterMs: 120_000,
   passivationSweepMs: 1000,
@@ -55,6 +57,7 @@ export function resolveOptions(input: Partial<RuntimeOptions>): RuntimeOptions {
     const v = o[k];
     if (!Number.isSafeInteger(v) || v < 1) invalid(k, 'must be a positive integer', v);
   }
+  if (!Number.isSafeInteger(o.coalesceMs) || o.coalesceMs < 0) invalid('coalesceMs', 'must be an integer >= 0', o.coalesceMs);
   if (o.keyGroups > 65535) invalid('keyGroups', 'must be at most 65535', o.keyGroups);
   if (o.shards > o.keyGroups) invalid('shards', `must be at most keyGroups (${o.keyGroups})`, o.shards);
   if (o.hosts > o.shards) o.hosts = o.shards;

@@ -163,6 +163,7 @@ export class ShardHost {
   private stats: HostStats = zeroStats();
   private active = 0;
   private stopped = false;
+  private nowCache = 0;
   private cancelTick: (() => void) | null = null;
 
   // The reused handler context: its fields are rewritten before each call.
@@ -189,6 +190,7 @@ export class ShardHost {
     this.wheel = new TimerWheel(init.timerTickMs, now);
     this.lastCommitAt = now;
     this.lastSweepAt = now;
+    this.nowCache = now;
     this.ctx = this.makeContext();
     this.scheduleTick();
   }
@@ -197,6 +199,8 @@ export class ShardHost {
 
   receive(msg: ToHost): void {
     if (this.stopped) return;
+    // One clock read per message, not per event: idle tracking needs no finer grain.
+    this.nowCache = this.clock.now();
     switch (msg.t) {
       case 'events':
       case 'messages':
@@ -511,7 +515,7 @@ export class ShardHost {
       this.dirtyCells.push(cell);
     }
     this.idle[cell.kind]!.touch(cell);
-    cell.lastActive = this.clock.now();
+    cell.lastActive = this.nowCache;
   }
 
   // ---------------------------------------------------------------- timers
@@ -608,6 +612,7 @@ export class ShardHost {
   private tick(): void {
     if (this.stopped) return;
     const now = this.clock.now();
+    this.nowCache = now;
     this.wheel.advance(now, this.onWheel);
     this.drainLocal();
     if (now - this.lastSweepAt >= this.init.passivationSweepMs) {

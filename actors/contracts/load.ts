@@ -73,7 +73,10 @@ function fail(file: string, field: string, message: string): never {
 
 function firstIssue(file: string, err: z.ZodError): never {
   const i = err.issues[0]!;
-  fail(file, i.path.map(String).join('.') || '(root)', i.message);
+  // A bad record key comes back as "Invalid key in record"; the reason is one level down.
+  const inner = i.code === 'invalid_key' ? i.issues[0] : undefined;
+  const message = inner ? `key ${inner.message}` : i.message;
+  fail(file, i.path.map(String).join('.') || '(root)', message);
 }
 
 async function readJson(file: string, fromFile: string, fromField: string): Promise<unknown> {

@@ -166,7 +166,7 @@ export class ContractRegistry {
         else pushReject(out, i, eventId, RejectCode.InvalidType, `event_id must be a string, got ${typeof env.event_id}`);
         continue;
       }
-      // Characters as payload strings count them (code points); see codePointLength.
+      // Counted in code points, as payload strings are (see codePointLength).
       const idLength = eventId.length > 128 ? codePointLength(eventId) : eventId.length;
       if (idLength < 1 || idLength > 128) {
         pushReject(out, i, eventId, RejectCode.InvalidValue, `event_id must be 1-128 characters, got ${idLength}`);

@@ -168,7 +168,10 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
   };
 
   app.ws<StreamUser>('/v1/stream', {
-    maxPayloadLength: deps.maxFrameBytes,
+    // uWS drops a message over maxPayloadLength with no close frame (the client sees 1006), so
+    // it is set above the limit and the limit is enforced in `message`, which closes with the
+    // 1009 of SPEC §2. Messages over twice the limit are still dropped by uWS itself (1006).
+    maxPayloadLength: deps.maxFrameBytes * 2,
     idleTimeout: deps.idleTimeoutSec,
     maxBackpressure: 4 * 1024 * 1024,
     sendPingsAutomatically: true,
@@ -183,6 +186,10 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
     },
     message: (ws, ab) => {
       const u = ws.getUserData();
+      if (ab.byteLength > deps.maxFrameBytes) {
+        ws.end(1009, `frame is over ${deps.maxFrameBytes} bytes`);
+        return;
+      }
       // The ArrayBuffer is only valid during this callback.
       const text = Buffer.from(ab).toString('utf8');
       const seq = ++u.seq;

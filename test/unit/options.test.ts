@@ -49,8 +49,13 @@ describe('resolveOptions', () => {
     'passivationSweepMs', 'mailboxLimit', 'maxParkedEvents', 'timerTickMs', 'maxLogEvents', 'drainTimeoutMs',
   ] as const;
 
+  it('coalesceMs accepts 0 and refuses negatives, naming the option', () => {
+    expect(resolveOptions({ actorModules: modules, coalesceMs: 0 }).coalesceMs).toBe(0);
+    expect(rejection({ actorModules: modules, coalesceMs: -1 }).message).toContain('options.coalesceMs ');
+  });
+
   it('checks every numeric option there is', () => {
-    const actual = Object.keys(kDefaultRuntimeOptions).filter((k) => k !== 'actorModules').sort();
+    const actual = Object.keys(kDefaultRuntimeOptions).filter((k) => k !== 'actorModules' && k !== 'actorConfig' && k !== 'coalesceMs').sort();
     expect(actual).toEqual([...numeric].sort());
   });
 
