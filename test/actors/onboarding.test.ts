@@ -44,7 +44,8 @@ describe('deploy/config onboards event types without code', () => {
     expect(Object.keys(loaded.tenants).sort()).toEqual(['acme', 'demo']);
     expect(loaded.tenants.acme!.eventTypes.map((t) => `${t.eventType} v${t.schemaVersion}`).sort()).toEqual(['infusion.pump v1', 'ventilator.reading v1']);
     expect(loaded.tenants.demo!.eventTypes).toEqual([]);
-    expect(loaded.tenants.acme!.tokens).toEqual([]);
+    // Tokens are stored hashed: the example's plaintext is acme-example-token-change-me.
+    expect(loaded.tenants.acme!.tokens).toEqual(['sha256:51890185831b96a0fa724e04a895db028521468f1a1d02748a2734eb06ee27a8']);
   });
 
   it('acme: a ventilator.reading validates and routes to the patient actor by patient_id, handled generically', () => {

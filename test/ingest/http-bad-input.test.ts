@@ -53,7 +53,7 @@ describe('POST /v1/events:batch refuses a body it cannot take', () => {
     expect(limit.status).toBe(200);
     expect(limit.body.accepted).toBe(0);
     expect(limit.body.rejected).toHaveLength(1000);
-    expect(limit.body.rejected.every((r, i) => r.index === i && r.code === 'not_an_object' && r.event_id === null)).toBe(true);
+    expect(limit.body.rejected.every((r, i) => r.index === i && r.code === 'missing_field' && r.event_id === null)).toBe(true);
   });
 
   it('a body over maxFrameBytes: 413 payload_too_large; exactly maxFrameBytes is read', async () => {
@@ -225,8 +225,9 @@ describe('per-event rejections inside a 200 ack', () => {
       latest_vitals: { heart_rate: 92, resp_rate: 18, spo2: 97, systolic_bp: 120, temperature_c: 37, consciousness: 'A' },
       updated_at: new Date(now - 500).toISOString(),
     });
-    // NEWS2 from the latest values: every parameter normal except on_oxygen, which was not sent.
-    expect(p.body.news2).toMatchObject({ score: 0, level: 'low', complete: false, missing: ['airOrOxygen'] });
+    // NEWS2 from the latest values: pulse 92 scores 1, the rest 0; on_oxygen was not sent.
+    expect(p.body.news2).toMatchObject({ score: 1, level: 'low', complete: false, missing: ['airOrOxygen'] });
+    expect(p.body.news2).toMatchObject({ components: { heartRate: 1, respRate: 0, spo2: 0, systolicBp: 0, temperature: 0, consciousness: 0, airOrOxygen: null } });
 
     const proc = await http(node(), '/v1/procedures/mix-proc/risk-summary');
     expect(proc.status).toBe(200);
@@ -361,7 +362,7 @@ describe('read endpoints', () => {
     const med = all.body.alerts.find((x) => x.subject.id === 'al-med-pat');
     const crit = all.body.alerts.find((x) => x.subject.id === 'al-crit-pat');
     expect(med).toMatchObject({ tenant_id: 'demo', level: 'medium', reason: 'news2', value: 3, subject: { kind: 'patient' } });
-    expect(crit).toMatchObject({ tenant_id: 'demo', level: 'critical', reason: 'news2', value: 16, subject: { kind: 'patient' } });
+    expect(crit).toMatchObject({ tenant_id: 'demo', level: 'critical', reason: 'news2', value: 17, subject: { kind: 'patient' } });
     // Newest first: the critical one came second.
     expect(all.body.alerts.indexOf(crit!)).toBeLessThan(all.body.alerts.indexOf(med!));
 

@@ -84,7 +84,7 @@ export function telemetry(eventId: string, patientId: string, procedureId: strin
   };
 }
 
-/** NEWS2 16 (RCP high risk): the product level is `critical`, so a `high` subscriber gets it. */
+/** NEWS2 17: pulse 3, resp 3, SpO2 3, systolic 3, temperature 2, consciousness 3 (RCP high risk): the product level is `critical`, so a `high` subscriber gets it. */
 export const SEVERE_VITALS = { heart_rate: 135, resp_rate: 25, spo2: 91, systolic_bp: 90, temperature_c: 39.5, consciousness: 'V' } as const;
 /** A single red 3 (respiration 25), aggregate 3: RCP low-medium, product level `medium`. */
 export const MEDIUM_VITALS = { resp_rate: 25 } as const;
