@@ -27,6 +27,8 @@ export class FrameError extends Error {
     readonly code: string,
     message: string,
     readonly status: number,
+    /** The frame's batch_id when it could be read before the frame was refused (echoed in the ack). */
+    readonly batchId: string | null = null,
   ) {
     super(message);
     this.name = 'FrameError';
@@ -59,7 +61,7 @@ export function parseFrame(text: string, maxEvents: number): ParsedFrame {
     items = b.events;
   } else items = [body];
   if (items.length > maxEvents) {
-    throw new FrameError(RejectCode.TooManyEvents, `at most ${maxEvents} events per batch; got ${items.length}`, 413);
+    throw new FrameError(RejectCode.TooManyEvents, `at most ${maxEvents} events per batch; got ${items.length}`, 413, batchId);
   }
   return { batchId, items };
 }
@@ -131,5 +133,10 @@ export class IngestService {
 
   frameMetrics(events: number, bytes: number): void {
     this.metrics.onFrame(events, bytes);
+  }
+
+  /** A frame refused as a whole (unreadable, too many events) counts under its code too. */
+  frameRejected(code: string): void {
+    this.metrics.onRejected(code);
   }
 }

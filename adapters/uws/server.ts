@@ -132,7 +132,8 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
       v = ingest.prepare(f.items, u.tenant);
     } catch (err) {
       const fe = err instanceof FrameError ? err : new FrameError('internal', String(err), 500);
-      slot.ack = JSON.stringify(frameErrorAck(seq, batchId, fe.code, fe.message, credit));
+      ingest.frameRejected(fe.code);
+      slot.ack = JSON.stringify(frameErrorAck(seq, batchId ?? fe.batchId, fe.code, fe.message, credit));
       return true;
     }
     const bid = batchId;
@@ -313,6 +314,7 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
           frame = parseFrame(text!, deps.maxBatchEvents);
         } catch (e) {
           const fe = e as FrameError;
+          ingest.frameRejected(fe.code ?? 'invalid_json');
           return fail(new ApiError(fe.status ?? 400, fe.code ?? 'invalid_json', fe.message));
         }
         const at = performance.now();

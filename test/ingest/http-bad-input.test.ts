@@ -235,8 +235,9 @@ describe('per-event rejections inside a 200 ack', () => {
       procedure_id: 'mix-proc', patient_id: 'mix-pat', events: 3, max_force_newtons: 30, errors: 1,
       error_codes: { E42: 1 }, critical_count: 0, force_spikes: 0, level: 'low', updated_at: new Date(now).toISOString(),
     });
-    expect(proc.body.p95_latency_ms as number).toBeGreaterThanOrEqual(40);
-    expect(proc.body.p95_latency_ms as number).toBeLessThanOrEqual(51);
+    // p95 of latencies {30, 50, 40}: the sketch answers the lower nearest rank, floor(0.95 * 2) = 1,
+    // i.e. 40, within its 1 % relative accuracy (actors/sketch.ts).
+    expect(Math.abs((proc.body.p95_latency_ms as number) - 40) / 40).toBeLessThanOrEqual(0.01);
     expect(proc.body.max_risk as number).toBeGreaterThanOrEqual(proc.body.avg_risk as number);
 
     // The procedure reports to its patient (at most once a second).
@@ -354,8 +355,10 @@ describe('read endpoints', () => {
   });
 
   it('/v1/alerts/recent?min_level=high and /v1/alerts/top', async () => {
-    const a = await postBatch(node(), [vitals('al-med', 'al-med-pat', MEDIUM_VITALS), vitals('al-crit', 'al-crit-pat', SEVERE_VITALS)]);
-    expect(a.body).toMatchObject({ accepted: 2 });
+    // Two posts: within one batch, alerts of actors on different shard hosts arrive in either
+    // order; an ack comes only after its events' alerts are published.
+    expect((await postBatch(node(), [vitals('al-med', 'al-med-pat', MEDIUM_VITALS)])).body).toMatchObject({ accepted: 1 });
+    expect((await postBatch(node(), [vitals('al-crit', 'al-crit-pat', SEVERE_VITALS)])).body).toMatchObject({ accepted: 1 });
 
     type Alerts = { alerts: { alert_id: string; tenant_id: string; level: string; reason: string; value: number; subject: { kind: string; id: string } }[] };
     const all = await http<Alerts>(node(), '/v1/alerts/recent?min_level=low&limit=1000');

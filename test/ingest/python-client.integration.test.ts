@@ -1,7 +1,7 @@
 // End to end with a WebSocket client that shares no code with the server or with load/ws-client:
 // Python's `websockets` (Debian: python3-websockets) sends vitals and telemetry to /v1/stream,
 // and the test checks its acks and then the live state over HTTP.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,12 +31,30 @@ interface PyResult {
   closed?: number;
 }
 
-function runClient(python: string, port: number, token: string, frames: unknown[], path = '/v1/stream'): PyResult {
-  const r = spawnSync(python, [SCRIPT, `ws://127.0.0.1:${port}${path}`, token], {
-    input: JSON.stringify(frames), encoding: 'utf8', timeout: 30_000,
+/** Runs the Python client asynchronously: the node under test serves from this same event loop. */
+function runClient(python: string, port: number, token: string, frames: unknown[], path = '/v1/stream'): Promise<PyResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [SCRIPT, `ws://127.0.0.1:${port}${path}`, token], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`stream_client.py exited ${code ?? signal}: ${stderr}`));
+      try {
+        resolve(JSON.parse(stdout) as PyResult);
+      } catch (err) {
+        reject(new Error(`stream_client.py printed no JSON (${(err as Error).message}): ${stdout} ${stderr}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(frames));
   });
-  if (r.status !== 0) throw new Error(`stream_client.py exited ${r.status}: ${r.stderr || String(r.error)}`);
-  return JSON.parse(r.stdout) as PyResult;
 }
 
 let t: TestNode;
@@ -62,7 +80,7 @@ describe('a Python websockets producer', () => {
         vitals('py-v2', 'py-pat', { heart_rate: 112 }, { event_time: now - 1000 }),
       ],
     };
-    const out = runClient(python, t.node.port, DEMO_TOKEN, [frame]);
+    const out = await runClient(python, t.node.port, DEMO_TOKEN, [frame]);
     expect(out.refused).toBeUndefined();
     expect(out.closed).toBeUndefined();
     expect(out.acks).toHaveLength(1);
@@ -85,9 +103,9 @@ describe('a Python websockets producer', () => {
     expect(proc.body).toMatchObject({ procedure_id: 'py-proc', patient_id: 'py-pat', events: 2, max_force_newtons: 18, errors: 1, error_codes: { ARM_STALL: 1 } });
   });
 
-  it('pipelines frames and reads their acks in order; a repeat is counted as duplicates', () => {
+  it('pipelines frames and reads their acks in order; a repeat is counted as duplicates', async () => {
     const frames = [1, 2, 3].map((f) => ({ batch_id: `pp-${f}`, events: Array.from({ length: f }, (_, i) => vitals(`pp-${f}-${i}`, `pp-pat-${i}`, { spo2: 95 + i })) }));
-    const out = runClient(python, t.node.port, DEMO_TOKEN, [...frames, frames[2]]);
+    const out = await runClient(python, t.node.port, DEMO_TOKEN, [...frames, frames[2]]);
     expect(out.acks!.map((a) => [a.seq, a.batch_id, a.accepted, a.duplicates])).toEqual([
       [1, 'pp-1', 1, 0],
       [2, 'pp-2', 2, 0],
@@ -96,8 +114,8 @@ describe('a Python websockets producer', () => {
     ]);
   });
 
-  it('is refused with 401 for a bad token', () => {
-    const out = runClient(python, t.node.port, 'wrong-token-xxxxxxxx', [{}]);
+  it('is refused with 401 for a bad token', async () => {
+    const out = await runClient(python, t.node.port, 'wrong-token-xxxxxxxx', [{}]);
     expect(out.refused).toBe(401);
     expect(out.acks).toBeUndefined();
   });

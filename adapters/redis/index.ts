@@ -1,0 +1,1 @@
+export { MGET_CHUNK, RedisSnapshotStore, snapshotClientOptions, type RedisSnapshotStoreOptions } from './snapshot-store.js';

@@ -1,0 +1,282 @@
+// The SnapshotStore port on Redis (DESIGN.md decisions 3 and 5): actor snapshots and per-key-group
+// checkpoints of one cluster, written together in one MULTI/EXEC so a checkpoint never claims
+// state whose snapshots did not land.
+//
+// Key layout (everything of a cluster lives under its `prefix`, e.g. `vigil:{prod-eu}:`):
+//
+//   `${prefix}s:${actorKey}`  STRING  `${seq}\n${data}`  one actor's snapshot: the decimal log
+//                                                       sequence it covers, a newline, then the
+//                                                       encoded state verbatim (it may itself
+//                                                       hold newlines; only the first one splits)
+//   `${prefix}cp`             HASH    field = key group (decimal), value = checkpoint sequence
+//
+// Values travel as UTF-8, so any well-formed string round-trips (newlines, NUL, astral
+// characters); a lone UTF-16 surrogate, which has no UTF-8 form, would come back as U+FFFD.
+//
+// A plain string per actor (rather than a hash {seq, data}) is the compact choice: one key, no
+// per-field overhead, and a batch of activations loads with MGET instead of one HMGET each.
+//
+// Hash tag: the prefix must contain a `{tag}`. Redis Cluster hashes only the first `{...}` of a
+// key, and the prefix comes first, so every key of a cluster lands in one slot: MULTI and MGET
+// never fail with CROSSSLOT, whatever braces the actor keys themselves contain. On a standalone
+// server the tag costs nothing.
+//
+// Atomicity and its trade-off: `commit()` is one MULTI/EXEC however large (the runtime only
+// passes dirty actors, but a shard that was busy for a while can hand over many thousands).
+// Redis runs a transaction without interleaving other clients, so a 100k-snapshot commit
+// (~200 MB at 2 KB each) blocks that Redis for the time it takes to apply it (hundreds of ms)
+// and is buffered whole in the server's query buffer meanwhile; splitting it would give up the
+// "all or nothing" the checkpoints rely on, so we accept the stall and keep commits frequent
+// (snapshotIntervalMs) instead. Inside the transaction snapshots go as MSET chunks of
+// MSET_CHUNK keys and all checkpoints as one HSET, to keep the queued command count small.
+// Redis does not roll back a transaction whose commands fail at run time (e.g. WRONGTYPE
+// because someone else wrote our keys); such a reply is still reported as a failed commit.
+//
+// Failing fast: the runtime retries activations and re-dirties failed commits, so a down Redis
+// must surface as a rejected promise (VigilError `store_unavailable`) within about `timeoutMs`,
+// never as a command parked forever in ioredis' offline queue. Clients this store creates get
+// `enableOfflineQueue: false` (reject at once while disconnected), `maxRetriesPerRequest: 0`
+// (commands in flight when the socket drops are rejected, not resent), no resending of
+// unfulfilled commands, and a short capped reconnect backoff so a restarted Redis is picked up
+// within a second. Every operation also runs under its own deadline (covering a hung server,
+// SIGSTOP or a full socket, and clients passed in with other options); ioredis' fixed
+// `commandTimeout` is not used because a big commit legitimately takes longer, so the commit
+// deadline grows with its payload. A rejected commit may still have been applied (the reply was
+// lost, not the write): retrying it rewrites the same values, and one connection keeps commands
+// in order, so a late apply never lands after a newer commit from the same store.
+import { Redis, type RedisOptions } from 'ioredis';
+import { ErrorCode, VigilError } from '../../runtime/errors.js';
+import type { SnapshotCommit, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
+
+export interface RedisSnapshotStoreOptions {
+  /** An ioredis client (left open by close()) or a redis:// URL (the store owns that client). */
+  client: Redis | string;
+  /** Per cluster; must contain a `{hash tag}`, e.g. `vigil:{prod-eu}:`. */
+  prefix: string;
+  /**
+   * Deadline for load/checkpoints and the base deadline of a commit, in ms (default 2000).
+   * A commit gets one more ms per COMMIT_BYTES_PER_MS bytes of snapshot data.
+   */
+  timeoutMs?: number;
+}
+
+/** Keys per MGET / MSET command. */
+export const MGET_CHUNK = 1000;
+const MSET_CHUNK = 1000;
+/** Assumed worst-case throughput for the commit deadline (~20 MB/s). */
+const COMMIT_BYTES_PER_MS = 20_000;
+const DEFAULT_TIMEOUT_MS = 2000;
+
+/** The ioredis options for a store-owned client; also what a caller should give its own client. */
+export function snapshotClientOptions(timeoutMs = DEFAULT_TIMEOUT_MS): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: timeoutMs,
+    // 50, 100, ... ms, capped at 500 ms: a restarted Redis is back in use within half a second.
+    retryStrategy: (times) => Math.min(times * 50, 500),
+  };
+}
+
+export class RedisSnapshotStore implements SnapshotStore {
+  private readonly client: Redis;
+  private readonly owned: boolean;
+  private readonly snapPrefix: string;
+  private readonly cpKey: string;
+  private readonly timeoutMs: number;
+  /** The first connect of an owned client; operations wait for it (under their deadline). */
+  private connecting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: RedisSnapshotStoreOptions) {
+    const { prefix } = options;
+    const open = prefix.indexOf('{');
+    const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
+    if (open < 0 || close <= open + 1) {
+      throw new VigilError(
+        ErrorCode.InvalidOption,
+        `snapshot store prefix ${JSON.stringify(prefix)} needs a non-empty {hash tag} (e.g. 'vigil:{cluster}:') so a cluster's keys share one Redis Cluster slot`,
+      );
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw new VigilError(ErrorCode.InvalidOption, `timeoutMs must be > 0, got ${timeoutMs}`);
+    this.timeoutMs = timeoutMs;
+    this.snapPrefix = `${prefix}s:`;
+    this.cpKey = `${prefix}cp`;
+    if (typeof options.client === 'string') {
+      this.owned = true;
+      this.client = new Redis(options.client, snapshotClientOptions(timeoutMs));
+      // Without a listener ioredis prints every connection error; failures reach callers as
+      // rejected operations instead.
+      this.client.on('error', () => {});
+      this.connecting = this.client.connect().then(
+        () => {
+          this.connecting = undefined;
+        },
+        // A failed first connect is retried by ioredis' retryStrategy; operations fail fast
+        // meanwhile (no offline queue).
+        () => {
+          this.connecting = undefined;
+        },
+      );
+    } else {
+      this.owned = false;
+      this.client = options.client;
+    }
+  }
+
+  async load(keys: readonly string[]): Promise<(SnapshotRecord | undefined)[]> {
+    if (keys.length === 0) return [];
+    const replies = await this.run('load', this.timeoutMs, async () => {
+      if (keys.length <= MGET_CHUNK) return [await this.client.mget(keys.map((k) => this.snapPrefix + k))];
+      // One round trip: every chunk's MGET in one pipeline.
+      const p = this.client.pipeline();
+      for (let i = 0; i < keys.length; i += MGET_CHUNK) {
+        p.mget(keys.slice(i, i + MGET_CHUNK).map((k) => this.snapPrefix + k));
+      }
+      return unwrap((await p.exec()) ?? []) as (string | null)[][];
+    });
+    const out: (SnapshotRecord | undefined)[] = new Array(keys.length);
+    let i = 0;
+    for (const chunk of replies) {
+      for (const v of chunk) {
+        const key = keys[i]!;
+        out[i++] = v === null || v === undefined ? undefined : decode(key, v);
+      }
+    }
+    if (i !== keys.length) {
+      throw new VigilError(ErrorCode.StoreUnavailable, `snapshot load: asked ${keys.length} keys, Redis answered ${i}`);
+    }
+    return out;
+  }
+
+  async commit(c: SnapshotCommit): Promise<void> {
+    const { snapshots, keyGroups, checkpointSeq } = c;
+    if (snapshots.length === 0 && keyGroups.length === 0) return;
+    let bytes = 0;
+    for (const r of snapshots) {
+      checkSeq(r.seq, r.key);
+      bytes += r.data.length;
+    }
+    if (keyGroups.length > 0) checkSeq(checkpointSeq, 'checkpoint');
+    const tx = this.client.multi();
+    for (let i = 0; i < snapshots.length; i += MSET_CHUNK) {
+      const args: string[] = [];
+      const end = Math.min(i + MSET_CHUNK, snapshots.length);
+      for (let j = i; j < end; j++) {
+        const r = snapshots[j]!;
+        args.push(this.snapPrefix + r.key, `${r.seq}\n${r.data}`);
+      }
+      tx.mset(args);
+    }
+    if (keyGroups.length > 0) {
+      const seq = String(checkpointSeq);
+      const args: string[] = [];
+      for (let i = 0; i < keyGroups.length; i++) args.push(String(keyGroups[i]!), seq);
+      tx.hset(this.cpKey, ...args);
+    }
+    await this.run('commit', this.timeoutMs + Math.ceil(bytes / COMMIT_BYTES_PER_MS), async () => {
+      const res = await tx.exec();
+      // null only when a WATCHed key changed; we WATCH nothing, so treat it as a failure.
+      if (res === null) throw new Error('EXEC returned null (transaction aborted)');
+      unwrap(res);
+    });
+  }
+
+  async checkpoints(keyGroups: ArrayLike<number>): Promise<number[]> {
+    if (keyGroups.length === 0) return [];
+    const fields: string[] = [];
+    for (let i = 0; i < keyGroups.length; i++) fields.push(String(keyGroups[i]!));
+    const vals = await this.run('checkpoints', this.timeoutMs, () => this.client.hmget(this.cpKey, ...fields));
+    return fields.map((f, i) => {
+      const v = vals[i];
+      if (v === null || v === undefined) return 0;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) {
+        throw new VigilError(ErrorCode.SnapshotDecode, `checkpoint of key group ${f} is not a sequence: ${JSON.stringify(v.slice(0, 40))}`);
+      }
+      return n;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.owned) return;
+    await this.connecting;
+    if (this.client.status === 'end') return;
+    try {
+      // QUIT lets pending replies arrive first; a down server gets disconnect() instead.
+      if (this.client.status === 'ready') await withDeadline(this.client.quit(), this.timeoutMs);
+      else this.client.disconnect();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  /** Runs one Redis operation: waits for the first connect, bounds it, wraps its errors. */
+  private async run<T>(op: string, deadlineMs: number, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new VigilError(ErrorCode.StoreUnavailable, `snapshot ${op}: store is closed`);
+    const started = Date.now();
+    try {
+      return await withDeadline(
+        (async () => {
+          if (this.connecting) await this.connecting;
+          return fn();
+        })(),
+        deadlineMs,
+      );
+    } catch (err) {
+      if (err instanceof VigilError) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      throw new VigilError(
+        ErrorCode.StoreUnavailable,
+        `snapshot ${op} failed after ${Date.now() - started} ms (redis ${this.client.status}): ${why}`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+class DeadlineError extends Error {
+  constructor(ms: number) {
+    super(`no reply within ${ms} ms`);
+    this.name = 'DeadlineError';
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
+  });
+  // race() subscribes to `p`, so its late rejection after the deadline is handled, not leaked.
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Pipeline / EXEC replies: the results, or the first command error thrown. */
+function unwrap(res: [error: Error | null, result: unknown][]): unknown[] {
+  const out: unknown[] = [];
+  for (const [err, val] of res) {
+    if (err) throw err;
+    out.push(val);
+  }
+  return out;
+}
+
+function checkSeq(seq: number, what: string): void {
+  if (!Number.isSafeInteger(seq) || seq < 0) {
+    throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: seq of ${what} must be a non-negative safe integer, got ${seq}`);
+  }
+}
+
+function decode(key: string, v: string): SnapshotRecord {
+  const nl = v.indexOf('\n');
+  const seq = nl > 0 ? Number(v.slice(0, nl)) : NaN;
+  if (!Number.isSafeInteger(seq) || seq < 0) {
+    throw new VigilError(ErrorCode.SnapshotDecode, `snapshot of ${JSON.stringify(key)} has no valid "seq\\n" header: ${JSON.stringify(v.slice(0, 40))}`);
+  }
+  return { key, data: v.slice(nl + 1), seq };
+}
