@@ -21,13 +21,29 @@
  * filters), and a consumer that wants its shards' events filters on a handful of subjects; 64
  * subjects is enough to split the log between shard hosts without a subject per key group. The
  * runtime appends one batch per host per tick, which spans many key groups, so most of today's
- * batches are `mixed`; reads here never filter by partition.
+ * batches are `mixed`; reads here never filter by partition. (Shards own contiguous key-group
+ * ranges; `floor(kg * partitions / keyGroups)` would map a shard onto few partitions, where the
+ * modulo spreads it over all of them. Changing it later only changes new messages' subjects.)
+ *
+ * Encoding (see encodeBatch): 'VGL' + version byte, event count (u32 LE), then the typed
+ * columns as raw little-endian bytes (time f64, kg u32, kind u8; a memcpy each), then one UTF-8
+ * JSON array `[tenant[], id[], body[]]`. The `seq` column is not stored: it follows from the
+ * message's stream sequence.
+ *
+ * Reads use direct get (`$JS.API.DIRECT.GET`, allow_direct on the stream): the first message by
+ * `next_by_subj` from `floor(afterSeq / SEQ_STRIDE)` (stepping over purged ones), the rest by
+ * exact sequence with up to 16 requests in flight, one round trip per message, never per event.
+ *
+ * Timeouts. Every call is bounded by `timeoutMs` (default 3 s) and fails with VigilError
+ * `store_unavailable`. The connection the log opens reconnects forever; the nats client drops
+ * what is published while it is disconnected, so a call made then waits for the reconnect
+ * within the same budget rather than sending into the void.
  *
  * Dedup. `append(batch, dedupId)` publishes with `Nats-Msg-Id: dedupId`; within the stream's
  * duplicate window (default 2 min, kept across a server restart) a second publish stores nothing
  * and its PubAck carries the first message's sequence, so it returns the first append's base.
- * A publish that timed out (server down) may still be stored once the connection comes back:
- * retry with the same dedupId (decision 5, effectively once).
+ * An append that failed (timed out against a hung or dying server) may still have been stored:
+ * retry it with the same dedupId (decision 5, effectively once).
  *
  * Trim. `trim(seq)` purges only messages whose every event is <= seq, and never the newest
  * message: `head()` reads that message's event count.
@@ -36,12 +52,14 @@ import { endianness } from 'node:os';
 import {
   connect,
   DiscardPolicy,
+  Events,
   nanos,
   RetentionPolicy,
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
   type NatsConnection,
+  type Status,
   type StoredMsg,
   type StreamConfig,
   type StreamInfo,
@@ -230,6 +248,10 @@ export class JetStreamEventLog implements EventLog {
   private readonly counts = new Map<number, number>();
   private readonly direct: DirectGet;
   private closed = false;
+  /** Follows the client's disconnect/reconnect events (see `ready`). */
+  private connected = true;
+  private readonly reconnected = new Set<() => void>();
+  private readonly statusFeed: AsyncIterable<Status> & { stop?: () => void };
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -248,6 +270,8 @@ export class JetStreamEventLog implements EventLog {
     this.filter = `${opts.subjectPrefix}.p.*`;
     this.mixedSubject = `${opts.subjectPrefix}.p.mixed`;
     this.subjects = Array.from({ length: opts.partitions }, (_, p) => `${opts.subjectPrefix}.p.${p}`);
+    this.statusFeed = nc.status();
+    void this.followStatus();
   }
 
   /** Connects (unless given `nc`), creates or binds the stream, and returns the log. */
@@ -353,23 +377,19 @@ export class JetStreamEventLog implements EventLog {
         break;
       }
     }
-    let seq: number;
-    try {
-      const ack = await this.js.publish(subject, data, {
+    const ack = await this.call('append', (timeout) =>
+      this.js.publish(subject, data, {
         ...(dedupId === undefined ? {} : { msgID: dedupId }),
-        timeout: this.timeoutMs,
+        timeout,
         expect: { streamName: this.stream },
-      });
-      seq = ack.seq;
-      // A duplicate's stored message may hold a different batch: only count what we stored.
-      if (!ack.duplicate) this.remember(seq, n);
-    } catch (err) {
-      throw unavailable('append', err);
+      }),
+    );
+    // A duplicate's stored message may hold a different batch: only count what we stored.
+    if (!ack.duplicate) this.remember(ack.seq, n);
+    if (!Number.isSafeInteger(ack.seq * SEQ_STRIDE + SEQ_STRIDE - 1)) {
+      throw new VigilError(ErrorCode.Internal, `JetStreamEventLog: stream sequence ${ack.seq} is past the safe-integer horizon`);
     }
-    if (!Number.isSafeInteger(seq * SEQ_STRIDE + SEQ_STRIDE - 1)) {
-      throw new VigilError(ErrorCode.Internal, `JetStreamEventLog: stream sequence ${seq} is past the safe-integer horizon`);
-    }
-    return seq * SEQ_STRIDE;
+    return ack.seq * SEQ_STRIDE;
   }
 
   async read(afterSeq: number, maxEvents: number): Promise<EventBatch | undefined> {
@@ -479,11 +499,7 @@ export class JetStreamEventLog implements EventLog {
     // last sequence would move the stream's sequences.
     keep = Math.min(keep, state.last_seq);
     if (keep <= state.first_seq) return;
-    try {
-      await this.jsm.streams.purge(this.stream, { seq: keep });
-    } catch (err) {
-      throw unavailable('trim', err);
-    }
+    await this.call('trim', () => this.jsm.streams.purge(this.stream, { seq: keep }));
     for (const s of this.counts.keys()) if (s < keep) this.counts.delete(s);
   }
 
@@ -506,18 +522,15 @@ export class JetStreamEventLog implements EventLog {
     if (this.closed) return;
     this.closed = true;
     this.counts.clear();
+    this.statusFeed.stop?.();
+    for (const wake of this.reconnected) wake();
     if (!this.ownsConnection || this.nc.isClosed()) return;
-    let timer: NodeJS.Timeout | undefined;
     try {
       // drain() waits for a reconnect while the server is down: bound it, then close.
-      await Promise.race([
-        this.nc.drain(),
-        new Promise((resolve) => (timer = setTimeout(resolve, this.timeoutMs))),
-      ]);
+      await bounded(this.nc.drain(), this.timeoutMs);
     } catch {
       // closing anyway
     } finally {
-      clearTimeout(timer);
       if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
     }
   }
@@ -526,29 +539,80 @@ export class JetStreamEventLog implements EventLog {
     if (this.closed) throw new VigilError(ErrorCode.ShuttingDown, `jetstream event log ${this.stream} is closed`);
   }
 
+  private async followStatus(): Promise<void> {
+    try {
+      for await (const s of this.statusFeed) {
+        if (s.type === Events.Disconnect) {
+          this.connected = false;
+        } else if (s.type === Events.Reconnect) {
+          this.connected = true;
+          for (const wake of this.reconnected) wake();
+        }
+      }
+    } catch {
+      // the feed ends with the connection
+    }
+  }
+
+  /**
+   * Runs one request within `timeoutMs` overall. The nats client drops what is published while
+   * it is disconnected (its outbound buffer is reset on every reconnect attempt), so a request
+   * sent then would only time out: wait for the reconnect first, within the same budget.
+   */
+  private async call<T>(op: string, request: (timeoutMs: number) => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    const deadline = Date.now() + this.timeoutMs;
+    try {
+      if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
+      if (!this.connected) {
+        let wake!: () => void;
+        const reconnect = new Promise<void>((resolve) => (wake = resolve));
+        this.reconnected.add(wake);
+        try {
+          await bounded(reconnect, this.timeoutMs, `no connection to NATS for ${this.timeoutMs} ms`);
+        } finally {
+          this.reconnected.delete(wake);
+        }
+        this.ensureOpen();
+      }
+      const left = Math.max(1, deadline - Date.now());
+      return await bounded(request(left), left);
+    } catch (err) {
+      throw unavailable(op, err);
+    }
+  }
+
   private remember(seq: number, n: number): void {
     if (this.counts.has(seq)) return;
     this.counts.set(seq, n);
     if (this.counts.size > COUNT_CACHE) this.counts.delete(this.counts.keys().next().value as number);
   }
 
-  private async info(op: string): Promise<StreamInfo> {
-    try {
-      return await this.jsm.streams.info(this.stream);
-    } catch (err) {
-      throw unavailable(op, err);
-    }
+  private info(op: string): Promise<StreamInfo> {
+    return this.call(op, () => this.jsm.streams.info(this.stream));
   }
 
   /** Direct get by exact sequence, or the next message at or after it; undefined if none. */
-  private async get(seq: number, orNext: boolean): Promise<StoredMsg | undefined> {
-    try {
-      return await this.direct.getMessage(this.stream, orNext ? { seq, next_by_subj: this.filter } : { seq });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw unavailable('read', err);
-    }
+  private get(seq: number, orNext: boolean): Promise<StoredMsg | undefined> {
+    return this.call('read', async () => {
+      try {
+        return await this.direct.getMessage(this.stream, orNext ? { seq, next_by_subj: this.filter } : { seq });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
   }
+}
+
+/** Settles like `p`, or rejects with a TIMEOUT error after `ms` (p's late outcome is ignored). */
+function bounded<T>(p: Promise<T>, ms: number, why = `no reply within ${ms} ms`): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(why), { code: 'TIMEOUT' })), ms);
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Creates the stream, or binds to an existing one that captures `filter`. */

@@ -1,6 +1,7 @@
 // The JetStream EventLog across broker restarts and outages, on a real `nats-server -js` whose
 // data dir survives restart().
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JetStreamEventLog } from '../../adapters/nats/index.js';
 import { emptyBatch, pushEvent, type EventBatch } from '../../runtime/batch.js';
@@ -58,6 +59,16 @@ async function rejection(p: Promise<unknown>): Promise<{ ms: number; err: unknow
     return { ms: performance.now() - t0, err };
   }
   throw new Error('expected a rejection');
+}
+
+async function stopped(pid: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    // /proc/<pid>/stat: "pid (comm) state ..."; T = stopped by a signal.
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    if (/\) T /.test(stat)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`process ${pid} did not stop`);
 }
 
 function expectUnavailable(err: unknown): void {
@@ -168,6 +179,9 @@ describe('JetStreamEventLog durability', () => {
     const log = await make(`HUNG_${id}`, `hung.${id}`);
     await log.append(batch(2, 'ok'));
     nats().kill('SIGSTOP');
+    // kill() does not wait: on a multi-core box the broker's threads may still answer for a
+    // moment, so wait until the kernel reports the process stopped.
+    await stopped(nats().pid);
     try {
       const { ms, err } = await rejection(log.append(batch(2, 'hung'), `hung-${id}`));
       expectUnavailable(err);
