@@ -154,10 +154,17 @@ export class ActorRuntime {
   private closing = false;
   private logHead = 0;
   private trimmedTo = 0;
+  /**
+   * Events appended and not yet trimmed, with the last sequence of each append: sequences are
+   * the log's (a JetStream log spaces them by message), so retained events must be counted.
+   */
+  private retained = 0;
+  private readonly appends: number[] = [];
+  private readonly appendSizes: number[] = [];
   private drainWaiters: (() => void)[] = [];
   private readonly m: {
     events: CounterHandle; activations: CounterHandle; passivations: CounterHandle; failures: CounterHandle;
-    rejected: CounterHandle; restarts: CounterHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
+    rejected: CounterHandle; restarts: CounterHandle; trimFailures: CounterHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
   };
 
   private constructor(options: RuntimeOptions, kinds: string[], ports: RuntimePorts, hooks: RuntimeHooks) {
@@ -192,6 +199,7 @@ export class ActorRuntime {
       failures: mt.counter('vigil_actor_failures_total', 'Actors whose handler threw', ['kind']),
       rejected: mt.counter('vigil_actor_rejected_total', 'Events refused by a failed actor', ['host']),
       restarts: mt.counter('vigil_host_restarts_total', 'Shard hosts replaced after dying', ['host']),
+      trimFailures: mt.counter('vigil_log_trim_failures_total', 'Event log trims that failed (retried at the next checkpoint)'),
       active: mt.gauge('vigil_actors_active', 'Resident actors', ['host']),
       parked: mt.gauge('vigil_mailbox_parked', 'Messages parked in mailboxes of activating actors', ['host']),
       logEvents: mt.gauge('vigil_log_retained_events', 'Events kept in the log for replay'),
@@ -266,7 +274,7 @@ export class ActorRuntime {
   }
 
   writable(): boolean {
-    if (this.logHead - this.trimmedTo > this.options.maxLogEvents) return false;
+    if (this.retained > this.options.maxLogEvents) return false;
     for (const h of this.hosts) if (h.inFlight.length + h.appending >= this.options.maxInFlightBatches) return false;
     return true;
   }
@@ -348,6 +356,9 @@ export class ActorRuntime {
       host.origins.push(origin);
       const lastSeq = base + batch.n - 1;
       if (lastSeq > this.logHead) this.logHead = lastSeq;
+      this.appends.push(lastSeq);
+      this.appendSizes.push(batch.n);
+      this.retained += batch.n;
       host.appending--;
       for (const s of subs) {
         if (lastSeq > s.lastSeq) s.lastSeq = lastSeq;
@@ -591,8 +602,15 @@ export class ActorRuntime {
     for (const h of this.hosts) if (h.committedSeq < min) min = h.committedSeq;
     if (Number.isFinite(min) && min > this.trimmedTo) {
       this.trimmedTo = min;
-      void this.ports.eventLog.trim(min);
-      this.m.logEvents.set(this.logHead - min);
+      // Trimming is housekeeping: a failure leaves more log to replay, never less.
+      this.ports.eventLog.trim(min).catch(() => this.m.trimFailures.inc());
+      let k = 0;
+      while (k < this.appends.length && this.appends[k]! <= min) this.retained -= this.appendSizes[k++]!;
+      if (k > 0) {
+        this.appends.splice(0, k);
+        this.appendSizes.splice(0, k);
+      }
+      this.m.logEvents.set(this.retained);
       this.notifyWritable();
     }
   }

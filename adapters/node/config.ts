@@ -15,6 +15,8 @@ export const nodeConfigSchema = z
     configDir: z.string().optional(),
     demoToken: z.string().min(8).optional(),
     adminToken: z.string().min(8).optional(),
+    /** Names this cluster's stream, subjects and Redis keys; nodes of one cluster share it. */
+    cluster: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, "_" and "-", at most 32').default('default'),
     natsUrl: z.string().url().optional(),
     redisUrl: z.string().url().optional(),
     clickhouseUrl: z.string().url().optional(),
@@ -42,6 +44,7 @@ const ENV: Record<string, keyof NodeConfig> = {
   VIGIL_CONFIG_DIR: 'configDir',
   VIGIL_DEMO_TOKEN: 'demoToken',
   VIGIL_ADMIN_TOKEN: 'adminToken',
+  VIGIL_CLUSTER: 'cluster',
   VIGIL_NATS_URL: 'natsUrl',
   VIGIL_REDIS_URL: 'redisUrl',
   VIGIL_CLICKHOUSE_URL: 'clickhouseUrl',

@@ -10,7 +10,10 @@ import { PrometheusMetrics } from '../prometheus/metrics.js';
 import { startServer, type RunningServer } from '../uws/server.js';
 import { AlertHub } from './alert-hub.js';
 import { randomToken, TokenBook } from './auth.js';
-import type { NodeConfig } from './config.js';
+import { ConfigError, type NodeConfig } from './config.js';
+import { JetStreamEventLog } from '../nats/event-log.js';
+import { RedisSnapshotStore } from '../redis/snapshot-store.js';
+import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
 import { liveReads, PatientDirectory } from './reads.js';
 
 export interface VigilNode {
@@ -30,10 +33,14 @@ export interface NodeOptions {
 
 export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Promise<VigilNode> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  if (config.natsUrl || config.redisUrl || config.clickhouseUrl) {
-    // Durable mode and the analytics store come with issues 5 and 6; refusing is better than
-    // silently running in memory while the operator believes the node is durable.
-    throw new Error('VIGIL_NATS_URL / VIGIL_REDIS_URL / VIGIL_CLICKHOUSE_URL are not supported by this build yet (embedded mode only)');
+  if (config.clickhouseUrl) {
+    // The analytics store comes with issue 6; refusing is better than silently dropping rollups
+    // while the operator believes they reach ClickHouse.
+    throw new ConfigError('invalid setting clickhouseUrl (VIGIL_CLICKHOUSE_URL): the ClickHouse sink is not in this build yet');
+  }
+  if (Boolean(config.natsUrl) !== Boolean(config.redisUrl)) {
+    // Durable state is the log and the snapshots together: either alone loses data on a crash.
+    throw new ConfigError('durable mode needs both VIGIL_NATS_URL and VIGIL_REDIS_URL');
   }
   const metrics = new PrometheusMetrics();
   const tokens = new TokenBook();
@@ -54,9 +61,20 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   tokens.addAdminToken(config.adminToken ?? (generated.admin = randomToken()));
 
   const alerts = new AlertHub(null);
+  const durable = Boolean(config.natsUrl && config.redisUrl);
+  let eventLog: EventLog;
+  let snapshotStore: SnapshotStore;
+  if (durable) {
+    eventLog = await JetStreamEventLog.open({ servers: config.natsUrl!, stream: `VIGIL_${config.cluster}`, subjectPrefix: `vigil.${config.cluster}.events` });
+    snapshotStore = new RedisSnapshotStore({ client: config.redisUrl!, prefix: `vigil:{${config.cluster}}:` });
+    log(`durable mode: JetStream stream VIGIL_${config.cluster} at ${config.natsUrl}, snapshots in Redis at ${config.redisUrl}`);
+  } else {
+    eventLog = new MemoryEventLog();
+    snapshotStore = new MemorySnapshotStore();
+  }
   const ports: RuntimePorts = {
-    eventLog: new MemoryEventLog(),
-    snapshotStore: new MemorySnapshotStore(),
+    eventLog,
+    snapshotStore,
     rollupSink: new MemoryRollupSink(),
     alertSink: alerts,
     clock: systemClock,
@@ -133,6 +151,8 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       server.close();
       await runtime.close();
       await alerts.close();
+      await eventLog.close();
+      await snapshotStore.close();
     },
   };
 }
