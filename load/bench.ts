@@ -57,6 +57,9 @@ export async function runBench(argv: string[]): Promise<number> {
       seconds: { type: 'string', default: '8' },
       connections: { type: 'string', default: '4' },
       window: { type: 'string', default: '4' },
+      durable: { type: 'boolean', default: false },
+      nats: { type: 'string', default: process.env.VIGIL_NATS_URL ?? 'nats://127.0.0.1:4222' },
+      redis: { type: 'string', default: process.env.VIGIL_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     },
   });
   const seconds = Number(values.seconds);
@@ -65,8 +68,15 @@ export async function runBench(argv: string[]): Promise<number> {
   const token = 'bench-token-0123456789';
   const nul = await startNullPipeline();
   const node = await startNode(parseNodeConfig({}, {}, { port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789' }), { log: () => undefined });
+  // Durable mode: the same node on real JetStream and Redis (a fresh cluster name per run).
+  const durableNode = values.durable
+    ? await startNode(parseNodeConfig({}, {}, {
+      port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789',
+      natsUrl: values.nats, redisUrl: values.redis, cluster: `bench${Date.now().toString(36)}`,
+    }), { log: () => undefined })
+    : null;
   const mix = { tenant: 'demo', patients: 2000, procedures: 500 };
-  const results: Record<string, { null: ClientResult; runtime: ClientResult; ratio: number }> = {};
+  const results: Record<string, { null: ClientResult; runtime: ClientResult; ratio: number; durable?: ClientResult; durableRatio?: number }> = {};
   try {
     for (const frameEvents of [100, 1]) {
       // Small frames need more frames in flight to fill the pipe.
@@ -75,6 +85,12 @@ export async function runBench(argv: string[]): Promise<number> {
       const a = await runChild({ ...base, port: nul.port });
       const b = await runChild({ ...base, port: node.port });
       results[`frame${frameEvents}`] = { null: a, runtime: b, ratio: Number((b.eventsPerSecond / a.eventsPerSecond).toFixed(3)) };
+      if (durableNode) {
+        const c = await runChild({ ...base, port: durableNode.port });
+        results[`frame${frameEvents}`]!.durable = c;
+        results[`frame${frameEvents}`]!.durableRatio = Number((c.eventsPerSecond / a.eventsPerSecond).toFixed(3));
+        console.log(`${String(frameEvents).padStart(3)}-event frames: durable ${c.eventsPerSecond.toLocaleString()} ev/s (p50 ${c.latencyMs.p50} ms, p99 ${c.latencyMs.p99} ms) | ratio ${results[`frame${frameEvents}`]!.durableRatio}`);
+      }
       console.log(
         `${String(frameEvents).padStart(3)}-event frames: null ${a.eventsPerSecond.toLocaleString()} ev/s (p50 ${a.latencyMs.p50} ms, p99 ${a.latencyMs.p99} ms) | ` +
           `runtime ${b.eventsPerSecond.toLocaleString()} ev/s (p50 ${b.latencyMs.p50} ms, p99 ${b.latencyMs.p99} ms, accepted ${b.accepted}, rejected ${b.rejected}) | ratio ${results[`frame${frameEvents}`]!.ratio}`,
@@ -83,6 +99,7 @@ export async function runBench(argv: string[]): Promise<number> {
   } finally {
     nul.close();
     await node.close();
+    await durableNode?.close();
   }
   const report = {
     benchmark: 'vigil bench',
@@ -94,7 +111,8 @@ export async function runBench(argv: string[]): Promise<number> {
     windowFramesPerConnection: { frame100: window, frame1: window * 8 },
     seconds,
     results,
-    targets: { frame100Ratio: 0.6, frame1Ratio: 0.5, p99AckMs: 15 },
+    durable: durableNode ? { nats: values.nats, redis: values.redis } : null,
+    targets: { frame100Ratio: 0.6, frame1Ratio: 0.5, p99AckMs: 15, durableFrame100Ratio: 0.3 },
     at: new Date().toISOString(),
   };
   const out = values.json ?? reportPath('bench.json');

@@ -95,6 +95,31 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     },
   );
 
+  // Readiness: durable ports are probed every second (cheap reads with their own deadlines);
+  // while one fails, /readyz answers 503 with the reason, so a balancer stops sending here.
+  const health = { reasons: [] as string[] };
+  const upGauge = metrics.gauge('vigil_port_up', 'Whether each outside dependency answered its last probe', ['port']);
+  let probing = false;
+  const probe = async (): Promise<void> => {
+    if (probing) return;
+    probing = true;
+    const reasons: string[] = [];
+    const check = async (name: string, f: () => Promise<unknown>) => {
+      try {
+        await f();
+        upGauge.set(1, { port: name });
+      } catch (err) {
+        upGauge.set(0, { port: name });
+        reasons.push(`${name}: ${(err as Error).message}`);
+      }
+    };
+    await Promise.all([check('event_log', () => eventLog.head()), check('snapshot_store', () => snapshotStore.checkpoints([0]))]);
+    health.reasons = reasons;
+    probing = false;
+  };
+  const probeTimer = durable ? setInterval(() => void probe(), 1000) : null;
+  probeTimer?.unref();
+
   const frames = metrics.counter('vigil_ingest_frames_total', 'Frames and HTTP batches received');
   const events = metrics.counter('vigil_ingest_events_total', 'Events received');
   const bytes = metrics.counter('vigil_ingest_bytes_total', 'Payload bytes received');
@@ -132,7 +157,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       alerts,
       reads: liveReads(runtime, directory, () => Date.now()),
       metricsText: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
-      ready: () => ({ ready: true, reasons: [] }),
+      ready: () => ({ ready: health.reasons.length === 0, reasons: health.reasons }),
       onAckLatency: (ms) => ackLatency.observe(ms / 1000),
     });
   } catch (err) {
@@ -148,6 +173,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     alerts,
     generatedTokens: generated,
     async close() {
+      if (probeTimer) clearInterval(probeTimer);
       server.close();
       await runtime.close();
       await alerts.close();

@@ -46,6 +46,9 @@ export interface SendResult {
   acked: Set<number>;
   accepted: number;
   duplicates: number;
+  /** Frame acks that said "not taken" (resent later), and connections lost. */
+  notTaken: number;
+  reconnects: number;
 }
 
 /**
@@ -62,7 +65,10 @@ export async function sendAll(
   const acked = new Set<number>();
   let accepted = 0;
   let duplicates = 0;
+  let notTaken = 0;
+  let reconnects = -1;
   while (acked.size < frames.length) {
+    reconnects++;
     if (Date.now() > deadline) throw new Error(`producer: ${frames.length - acked.size} frames never acked`);
     let ws: WsClient;
     try {
@@ -91,6 +97,7 @@ export async function sendAll(
         const f = inFlight.shift()!;
         if (ack.rejected.some((r) => r.index === null)) {
           // Not taken (e.g. the log is unavailable): keep it for the next round.
+          notTaken++;
         } else {
           if (ack.rejected.length > 0) throw new Error(`producer: unexpected rejections ${JSON.stringify(ack.rejected)}`);
           acked.add(f.no);
@@ -105,7 +112,7 @@ export async function sendAll(
     });
     if (acked.size < frames.length) await new Promise((r) => setTimeout(r, 100));
   }
-  return { acked, accepted, duplicates };
+  return { acked, accepted, duplicates, notTaken, reconnects };
 }
 
 const vigil = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
