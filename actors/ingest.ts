@@ -66,6 +66,27 @@ export function parseFrame(text: string, maxEvents: number): ParsedFrame {
   return { batchId, items };
 }
 
+/** A rejected event on its way to the dead-letter queue, with everything needed to fix and replay it. */
+export interface DeadLetter {
+  tenant_id: string;
+  /** ws, http, nats, import */
+  source: string;
+  /** Position in its frame; null when the whole frame was refused. */
+  index: number | null;
+  event_id: string | null;
+  code: string;
+  message: string;
+  /** The event as received (or the frame's text, truncated, when it could not be read). */
+  event: unknown;
+  rejected_at: string;
+}
+
+export type DeadLetterSink = (letters: DeadLetter[]) => void;
+
+interface DeadLetterContext {
+  dlq: { tenant: string; source: string; items: readonly unknown[] };
+}
+
 export interface IngestMetrics {
   onFrame(events: number, bytes: number): void;
   onRejected(code: string): void;
@@ -86,13 +107,25 @@ export class IngestService {
     private readonly clock: { now(): number },
     private readonly metrics: IngestMetrics = noMetrics,
     private readonly onAccepted?: (events: readonly RuntimeEvent[]) => void,
+    private readonly deadLetters?: DeadLetterSink,
   ) {}
 
+  private dead(tenant: string, source: string, items: readonly unknown[] | null, rejected: readonly Rejection[]): void {
+    if (!this.deadLetters || rejected.length === 0) return;
+    const at = new Date(this.clock.now()).toISOString();
+    this.deadLetters(rejected.map((r) => ({
+      tenant_id: tenant, source, index: r.index, event_id: r.event_id, code: r.code, message: r.message,
+      event: items ? items[r.index] : null, rejected_at: at,
+    })));
+  }
+
   /** Validates now; returns a function that submits (false while the runtime has no room). */
-  prepare(items: readonly unknown[], tenant: string): ValidatedBatch {
-    const v = emptyValidated();
+  prepare(items: readonly unknown[], tenant: string, source = 'ws'): ValidatedBatch {
+    const v = emptyValidated() as ValidatedBatch & DeadLetterContext;
     this.registry.validate(items, tenant, this.clock.now(), v);
     for (const r of v.rejected) this.metrics.onRejected(r.code);
+    this.dead(tenant, source, items, v.rejected);
+    v.dlq = { tenant, source, items };
     return v;
   }
 
@@ -111,13 +144,18 @@ export class IngestService {
       let rejected = v.rejected;
       if (r.rejected.length > 0) {
         rejected = rejected.slice();
+        const refused: Rejection[] = [];
         for (const x of r.rejected) {
           const index = v.inputIndex[x.index]!;
           const body = v.events[x.index]!.body as { id: string };
-          rejected.push({ index, event_id: body.id, code: x.code, message: x.message });
+          const rej = { index, event_id: body.id, code: x.code, message: x.message };
+          rejected.push(rej);
+          refused.push(rej);
           this.metrics.onRejected(x.code);
         }
         rejected.sort((a, b) => a.index - b.index);
+        const ctx = (v as Partial<DeadLetterContext>).dlq;
+        if (ctx) this.dead(ctx.tenant, ctx.source, ctx.items, refused);
       }
       const accepted = v.events.length - r.duplicates - r.rejected.length;
       this.metrics.onAccepted(accepted, r.duplicates);
@@ -135,8 +173,16 @@ export class IngestService {
     this.metrics.onFrame(events, bytes);
   }
 
-  /** A frame refused as a whole (unreadable, too many events) counts under its code too. */
-  frameRejected(code: string): void {
+  /**
+   * A frame refused as a whole (unreadable, too many events): counted under its code, and its
+   * text (the first 64 KiB) goes to the dead-letter queue when the tenant is known.
+   */
+  frameRejected(code: string, tenant?: string, source = 'ws', text?: string, message = ''): void {
     this.metrics.onRejected(code);
+    if (tenant === undefined || !this.deadLetters) return;
+    this.deadLetters([{
+      tenant_id: tenant, source, index: null, event_id: null, code, message,
+      event: text === undefined ? null : text.slice(0, 65536), rejected_at: new Date(this.clock.now()).toISOString(),
+    }]);
   }
 }

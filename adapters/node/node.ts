@@ -13,6 +13,8 @@ import { randomToken, TokenBook } from './auth.js';
 import { ConfigError, type NodeConfig } from './config.js';
 import { JetStreamEventLog } from '../nats/event-log.js';
 import { RedisSnapshotStore } from '../redis/snapshot-store.js';
+import { connect, type NatsConnection } from 'nats';
+import { NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js';
 import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
 import { liveReads, PatientDirectory } from './reads.js';
 
@@ -47,21 +49,29 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   const generated: { demo?: string; admin?: string } = {};
 
   let registry: ContractRegistry;
+  const tenants = new Set<string>();
   if (config.configDir) {
     const loaded = await loadTenantConfigDir(config.configDir);
     registry = registryFromConfig(loaded);
+    for (const t of Object.keys(loaded.tenants)) tenants.add(t);
     for (const [tenant, t] of Object.entries(loaded.tenants)) for (const tok of t.tokens) tokens.addTenantToken(tenant, tok);
     log(`tenants: ${Object.keys(loaded.tenants).join(', ')} (from ${config.configDir})`);
   } else {
     registry = new ContractRegistry();
+    tenants.add('demo');
     const demo = config.demoToken ?? (generated.demo = randomToken());
     tokens.addTenantToken('demo', demo);
   }
   if (config.demoToken && config.configDir) tokens.addTenantToken('demo', config.demoToken);
   tokens.addAdminToken(config.adminToken ?? (generated.admin = randomToken()));
 
-  const alerts = new AlertHub(null);
   const durable = Boolean(config.natsUrl && config.redisUrl);
+  // In durable mode NATS is also a way in (partner feeds) and out (alerts, dead letters).
+  const nc: NatsConnection | null = durable
+    ? await connect({ servers: config.natsUrl!, name: `vigil-${config.cluster}-feeds`, maxReconnectAttempts: -1 })
+    : null;
+  const alerts = new AlertHub(nc ? new NatsAlertSink(nc, config.cluster) : null);
+  const deadLetters = nc ? new NatsDeadLetters(nc, config.cluster) : null;
   let eventLog: EventLog;
   let snapshotStore: SnapshotStore;
   if (durable) {
@@ -141,7 +151,13 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     },
   };
   const directory = new PatientDirectory();
-  const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs) => directory.note(evs));
+  const dlqCount = metrics.counter('vigil_dlq_events_total', 'Rejected events sent to the dead-letter subject');
+  const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs) => directory.note(evs),
+    deadLetters ? (letters) => {
+      dlqCount.inc(letters.length);
+      deadLetters.publish(letters);
+    } : undefined);
+  const feed = nc ? new NatsIngestFeed(nc, config.cluster, ingest, (t) => tenants.has(t), config.maxBatchEvents) : null;
 
   let server: RunningServer;
   try {
@@ -177,6 +193,8 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       server.close();
       await runtime.close();
       await alerts.close();
+      await feed?.close();
+      await nc?.drain();
       await eventLog.close();
       await snapshotStore.close();
     },

@@ -129,10 +129,10 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
       const f = parseFrame(text, deps.maxBatchEvents);
       batchId = f.batchId;
       ingest.frameMetrics(f.items.length, text.length);
-      v = ingest.prepare(f.items, u.tenant);
+      v = ingest.prepare(f.items, u.tenant, 'ws');
     } catch (err) {
       const fe = err instanceof FrameError ? err : new FrameError('internal', String(err), 500);
-      ingest.frameRejected(fe.code);
+      ingest.frameRejected(fe.code, u.tenant, 'ws', text, fe.message);
       slot.ack = JSON.stringify(frameErrorAck(seq, batchId ?? fe.batchId, fe.code, fe.message, credit));
       return true;
     }
@@ -314,12 +314,12 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
           frame = parseFrame(text!, deps.maxBatchEvents);
         } catch (e) {
           const fe = e as FrameError;
-          ingest.frameRejected(fe.code ?? 'invalid_json');
+          ingest.frameRejected(fe.code ?? 'invalid_json', tenant, 'http', text, fe.message);
           return fail(new ApiError(fe.status ?? 400, fe.code ?? 'invalid_json', fe.message));
         }
         const at = performance.now();
         ingest.frameMetrics(frame.items.length, text!.length);
-        const v = ingest.prepare(frame.items, tenant);
+        const v = ingest.prepare(frame.items, tenant, 'http');
         const submit = (): void => {
           const ok = ingest.trySubmit(v, (e2, c) => {
             deps.onAckLatency?.(performance.now() - at);

@@ -1,0 +1,121 @@
+// NATS as a way in and a way out, beside the WebSocket front-end (DESIGN.md data flow):
+//  - `vigil.<cluster>.ingest.<tenant>`: partner / scheduled feeds. A message is a frame (one
+//    envelope, an array, or {"batch_id","events"}), validated and routed exactly like a
+//    WebSocket frame; a request gets the same ack object as its reply. The subject names the
+//    tenant, so who may publish there is NATS's authorization (give each partner credentials
+//    for its own subject only).
+//  - `vigil.<cluster>.alerts.<tenant>`: every alert as it opens, changes level or resolves,
+//    with `Nats-Msg-Id` = `<alert_id>:<state>:<level>` so a JetStream stream capturing the subject
+//    drops the copies a replay re-publishes.
+//  - `vigil.<cluster>.dlq.<tenant>`: every rejected event with its reason, for inspection and
+//    replay after a fix.
+import { headers, type NatsConnection, type Subscription } from 'nats';
+import { parseFrame, type DeadLetter, type FrameError, type IngestService } from '../../actors/ingest.js';
+import type { AlertRecord, AlertSink } from '../../runtime/ports.js';
+import { alertView } from '../node/alert-hub.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function subjects(cluster: string): { ingest: (t: string) => string; alerts: (t: string) => string; dlq: (t: string) => string } {
+  return {
+    ingest: (t) => `vigil.${cluster}.ingest.${t}`,
+    alerts: (t) => `vigil.${cluster}.alerts.${t}`,
+    dlq: (t) => `vigil.${cluster}.dlq.${t}`,
+  };
+}
+
+/** Publishes alerts per tenant. Core NATS publish: fire and forget, coalesced by the client. */
+export class NatsAlertSink implements AlertSink {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly cluster: string,
+  ) {}
+
+  async publish(alerts: readonly AlertRecord[]): Promise<void> {
+    const s = subjects(this.cluster);
+    for (const a of alerts) {
+      const h = headers();
+      h.set('Nats-Msg-Id', `${a.alertId}:${a.state}:${a.level}`);
+      this.nc.publish(s.alerts(a.tenant), enc.encode(JSON.stringify(alertView(a))), { headers: h });
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Rejected events to the tenant's DLQ subject. */
+export class NatsDeadLetters {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly cluster: string,
+  ) {}
+
+  publish(letters: readonly DeadLetter[]): void {
+    const s = subjects(this.cluster);
+    for (const l of letters) this.nc.publish(s.dlq(l.tenant_id), enc.encode(JSON.stringify(l)));
+  }
+}
+
+/**
+ * Serves `vigil.<cluster>.ingest.*`. Messages are taken one at a time, in order: while the
+ * runtime has no room the loop waits, and the client library's bounded pending buffer (its
+ * slow-consumer limit) is the backpressure towards publishers.
+ */
+export class NatsIngestFeed {
+  private readonly sub: Subscription;
+  private readonly done: Promise<void>;
+
+  constructor(
+    nc: NatsConnection,
+    cluster: string,
+    private readonly ingest: IngestService,
+    private readonly knownTenant: (t: string) => boolean,
+    private readonly maxBatchEvents: number,
+  ) {
+    this.sub = nc.subscribe(`vigil.${cluster}.ingest.*`);
+    this.done = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    for await (const m of this.sub) {
+      const tenant = m.subject.slice(m.subject.lastIndexOf('.') + 1);
+      const reply = (body: unknown) => {
+        if (m.reply) m.respond(enc.encode(JSON.stringify(body)));
+      };
+      if (!this.knownTenant(tenant)) {
+        reply({ error: { code: 'unknown_tenant', message: `no tenant ${tenant}` } });
+        continue;
+      }
+      const text = dec.decode(m.data);
+      let frame;
+      try {
+        frame = parseFrame(text, this.maxBatchEvents);
+      } catch (err) {
+        const fe = err as FrameError;
+        this.ingest.frameRejected(fe.code, tenant, 'nats', text, fe.message);
+        reply({ type: 'ack', batch_id: fe.batchId ?? null, accepted: 0, duplicates: 0, rejected: [{ index: null, event_id: null, code: fe.code, message: fe.message }] });
+        continue;
+      }
+      this.ingest.frameMetrics(frame.items.length, text.length);
+      const v = this.ingest.prepare(frame.items, tenant, 'nats');
+      const ack = await new Promise<unknown>((resolve) => {
+        const attempt = (): void => {
+          const ok = this.ingest.trySubmit(v, (err, c) =>
+            resolve(err
+              ? { type: 'ack', batch_id: frame.batchId, accepted: 0, duplicates: 0, rejected: [{ index: null, event_id: null, code: 'unavailable', message: err.message }] }
+              : { type: 'ack', batch_id: frame.batchId, accepted: c.accepted, duplicates: c.duplicates, rejected: c.rejected }),
+          );
+          if (!ok) void this.ingest.whenWritable().then(attempt);
+        };
+        attempt();
+      });
+      reply(ack);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.sub.unsubscribe();
+    await this.done;
+  }
+}
