@@ -137,7 +137,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   const accepted = metrics.counter('vigil_ingest_accepted_total', 'Events accepted and applied');
   const dups = metrics.counter('vigil_dedup_hits_total', 'Events dropped as duplicates of an applied event id');
   const ackLatency = metrics.histogram('vigil_ingest_ack_latency_seconds', 'From frame received to ack sent',
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
   const ingestMetrics: IngestMetrics = {
     onFrame: (n, b) => {
       frames.inc();
