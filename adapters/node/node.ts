@@ -17,6 +17,7 @@ import { connect, type NatsConnection } from 'nats';
 import { NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js';
 import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
 import { liveReads, PatientDirectory } from './reads.js';
+import { createOpsApi, FreshnessTracker, RecentAlertLog } from './ops.js';
 
 export interface VigilNode {
   readonly port: number;
@@ -64,13 +65,18 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   }
   if (config.demoToken && config.configDir) tokens.addTenantToken('demo', config.demoToken);
   tokens.addAdminToken(config.adminToken ?? (generated.admin = randomToken()));
+  // Ops page: newest event time per tenant (configured tenants listed before their first event).
+  const freshness = new FreshnessTracker();
+  for (const t of tenants) freshness.expect(t);
 
   const durable = Boolean(config.natsUrl && config.redisUrl);
   // In durable mode NATS is also a way in (partner feeds) and out (alerts, dead letters).
   const nc: NatsConnection | null = durable
     ? await connect({ servers: config.natsUrl!, name: `vigil-${config.cluster}-feeds`, maxReconnectAttempts: -1 })
     : null;
-  const alerts = new AlertHub(nc ? new NatsAlertSink(nc, config.cluster) : null);
+  // The hub forwards every batch downstream: the ops page's all-tenant log sees each, then NATS.
+  const opsAlerts = new RecentAlertLog(200, nc ? new NatsAlertSink(nc, config.cluster) : null);
+  const alerts = new AlertHub(opsAlerts);
   const deadLetters = nc ? new NatsDeadLetters(nc, config.cluster) : null;
   let eventLog: EventLog;
   let snapshotStore: SnapshotStore;
@@ -138,6 +144,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   const dups = metrics.counter('vigil_dedup_hits_total', 'Events dropped as duplicates of an applied event id');
   const ackLatency = metrics.histogram('vigil_ingest_ack_latency_seconds', 'From frame received to ack sent',
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+  let eventsAccepted = 0; // monotonic, for the ops page's events/s
   const ingestMetrics: IngestMetrics = {
     onFrame: (n, b) => {
       frames.inc();
@@ -146,13 +153,17 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     },
     onRejected: (code) => rejections.inc(1, { code }),
     onAccepted: (n, d) => {
+      eventsAccepted += n;
       if (n) accepted.inc(n);
       if (d) dups.inc(d);
     },
   };
   const directory = new PatientDirectory();
   const dlqCount = metrics.counter('vigil_dlq_events_total', 'Rejected events sent to the dead-letter subject');
-  const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs) => directory.note(evs),
+  const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs) => {
+    directory.note(evs);
+    freshness.note(evs);
+  },
     deadLetters ? (letters) => {
       dlqCount.inc(letters.length);
       deadLetters.publish(letters);
@@ -175,6 +186,12 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       metricsText: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
       ready: () => ({ ready: health.reasons.length === 0, reasons: health.reasons }),
       onAckLatency: (ms) => ackLatency.observe(ms / 1000),
+      ops: createOpsApi({
+        runtime,
+        recentAlerts: (limit) => opsAlerts.recent(limit),
+        eventsTotal: () => eventsAccepted,
+        freshness: () => freshness.snapshot(),
+      }),
     });
   } catch (err) {
     await runtime.close();

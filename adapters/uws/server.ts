@@ -50,6 +50,8 @@ export interface ServerDeps {
   metricsText: () => Promise<{ contentType: string; text: string }>;
   ready: () => { ready: boolean; reasons: string[] };
   onAckLatency?: (ms: number) => void;
+  /** The ops page (admin token): GET /ops is its HTML, GET /ops/data what it polls. */
+  ops?: { page(): string; data(): Promise<unknown> };
 }
 
 interface StreamUser {
@@ -286,6 +288,15 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
       throw new ApiError(426, 'upgrade_required', `${url} is a WebSocket endpoint`);
     }
     const who = deps.tokens.resolve(tokenFrom(auth, query));
+    if (url === '/ops' || url === '/ops/data') {
+      if (who === null) throw new ApiError(401, 'unauthorized', 'the admin token is required (Authorization: Bearer or ?token=)');
+      if (who !== ADMIN) throw new ApiError(403, 'forbidden', 'the ops page needs the admin token');
+      if (method !== 'get') throw new ApiError(405, 'method_not_allowed', 'GET only');
+      const ops = deps.ops;
+      if (!ops) throw new ApiError(404, 'not_found', 'the ops page is not enabled on this node');
+      if (url === '/ops') return reply({ status: 200, body: ops.page(), contentType: 'text/html; charset=utf-8' });
+      return void ops.data().then((b) => reply({ status: 200, body: b }), fail);
+    }
     if (url.startsWith('/admin/')) {
       if (who === null) throw new ApiError(401, 'unauthorized', 'the admin token is required');
       if (who !== ADMIN) throw new ApiError(403, 'forbidden', 'this endpoint needs the admin token');
