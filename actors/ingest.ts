@@ -106,7 +106,7 @@ export class IngestService {
     private readonly runtime: EventSubmitter,
     private readonly clock: { now(): number },
     private readonly metrics: IngestMetrics = noMetrics,
-    private readonly onAccepted?: (events: readonly RuntimeEvent[]) => void,
+    private readonly onAccepted?: (events: readonly RuntimeEvent[], source: string) => void,
     private readonly deadLetters?: DeadLetterSink,
   ) {}
 
@@ -161,7 +161,7 @@ export class IngestService {
       this.metrics.onAccepted(accepted, r.duplicates);
       done(null, { accepted, duplicates: r.duplicates, rejected });
     });
-    if (ok) this.onAccepted?.(v.events);
+    if (ok) this.onAccepted?.(v.events, (v as Partial<DeadLetterContext>).dlq?.source ?? 'ws');
     return ok;
   }
 

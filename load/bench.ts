@@ -67,12 +67,14 @@ export async function runBench(argv: string[]): Promise<number> {
   const window = Number(values.window);
   const token = 'bench-token-0123456789';
   const nul = await startNullPipeline();
-  const node = await startNode(parseNodeConfig({}, {}, { port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789' }), { log: () => undefined });
+  // Analytics off: the benchmark measures the ingest runtime; archiving to ClickHouse/chDB is a
+  // separate sink with its own batching (see README).
+  const node = await startNode(parseNodeConfig({}, {}, { port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789', analytics: 'off' }), { log: () => undefined });
   // Durable mode: the same node on real JetStream and Redis (a fresh cluster name per run).
   const durableNode = values.durable
     ? await startNode(parseNodeConfig({}, {}, {
       port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789',
-      natsUrl: values.nats, redisUrl: values.redis, cluster: `bench${Date.now().toString(36)}`,
+      natsUrl: values.nats, redisUrl: values.redis, cluster: `bench${Date.now().toString(36)}`, analytics: 'off',
     }), { log: () => undefined })
     : null;
   const mix = { tenant: 'demo', patients: 2000, procedures: 500 };

@@ -35,11 +35,11 @@ function drive(def: AnyActorDefinition, n: number, stepMs: number, body: (i: num
 }
 
 const patient = drive(createPatient(cfg), 86_400, 1000, (s) => ({
-  id: `evt-${s}`, type: 'vitals.observation', h: 'vitals',
+  id: `evt-${s}`, type: 'vitals.observation', h: 'vitals', v: 1,
   p: { patient_id: 'p', heart_rate: 70 + (s % 9), resp_rate: 14 + (s % 5), spo2: 95 + (s % 4), systolic_bp: 115 + (s % 20), diastolic_bp: 75 + (s % 10), temperature_c: 36.5 + (s % 10) / 10, on_oxygen: false, consciousness: 'A' },
 }));
 const procedure = drive(createProcedure(cfg), 180_000, 20, (s) => ({
-  id: `tel-${s}`, type: 'surgical.telemetry', h: 'telemetry',
+  id: `tel-${s}`, type: 'surgical.telemetry', h: 'telemetry', v: 1,
   p: { patient_id: 'p', procedure_id: 'x', robot_arm: `arm_${s % 3}`, step: `step_${(s / 20000) | 0}`, force_newtons: 8 + (s % 13), velocity_mm_s: 20 + (s % 50), latency_ms: 30 + (s % 40) },
 }));
 const report = {

@@ -13,6 +13,8 @@ export interface ActorEvent {
   /** event_type */
   readonly type: string;
   readonly h: Handling;
+  /** schema_version */
+  readonly v: number;
   readonly p: Record<string, unknown>;
 }
 
@@ -232,7 +234,7 @@ export class ContractRegistry {
         pushReject(out, i, eventId, v.code, v.message);
         continue;
       }
-      const body: ActorEvent = { id: eventId, type: et, h: type.def.handling, p: payload };
+      const body: ActorEvent = { id: eventId, type: et, h: type.def.handling, v: sv, p: payload };
       out.events.push({ tenant, kind: type.def.route.actor, id: payload[type.def.route.key] as string, time, body });
       out.inputIndex.push(i);
     }

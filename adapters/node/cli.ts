@@ -6,8 +6,13 @@ import { startNode } from './node.js';
 const USAGE = `usage: vigil <command> [options]
 
   start                      run a node (embedded defaults unless VIGIL_*_URL are set)
+  load [--scenario FILE] [--url URL] [--rate N] [--duration S] [--json FILE] [--html FILE]
+                             open-loop load generator (vigil load --help for all flags)
   bench [--json FILE] [--seconds S] [--connections N]
                              null pipeline vs runtime, 1- and 100-event frames
+  import FILE --tenant T [--url URL] [--token TOKEN] [--format csv|ndjson]
+                             a batch feed (CSV biometrics or NDJSON envelopes) into a running node
+  migrate                    create or upgrade the analytics schema (VIGIL_CLICKHOUSE_URL, else chDB in VIGIL_DATA_DIR)
   inspect KIND ID --tenant T [--url URL] [--token ADMIN]
                              one actor's state (admin API)
   shards status [--url URL] [--token ADMIN]
@@ -20,10 +25,20 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'start':
       return start();
+    case 'load': {
+      const { runLoad } = await import('../../load/load.js');
+      return runLoad(rest);
+    }
     case 'bench': {
       const { runBench } = await import('../../load/bench.js');
       return runBench(rest);
     }
+    case 'import': {
+      const { runImport } = await import('../../load/import.js');
+      return runImport(rest);
+    }
+    case 'migrate':
+      return migrateCmd();
     case 'inspect':
     case 'shards':
       return admin(cmd, rest);
@@ -36,6 +51,20 @@ async function main(argv: string[]): Promise<number> {
     default:
       console.error(`vigil: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
       return 2;
+  }
+}
+
+async function migrateCmd(): Promise<number> {
+  const config = await loadNodeConfig();
+  const { openAnalytics } = await import('./analytics.js');
+  const store = await openAnalytics(config);
+  try {
+    const { migrate } = await import('../clickhouse/schema.js');
+    const r = await migrate(store);
+    console.log(`schema at version ${r.version}${r.applied.length ? `; applied ${r.applied.join(', ')}` : '; nothing to do'} (${store.kind})`);
+    return 0;
+  } finally {
+    await store.close();
   }
 }
 

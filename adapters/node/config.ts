@@ -20,6 +20,8 @@ export const nodeConfigSchema = z
     natsUrl: z.string().url().optional(),
     redisUrl: z.string().url().optional(),
     clickhouseUrl: z.string().url().optional(),
+    /** `on`: rollups, alerts, raw events, DLQ and audit go to ClickHouse (or chDB under dataDir). */
+    analytics: z.enum(['on', 'off']).default('on'),
     shards: z.coerce.number().int().min(1).default(2),
     hosts: z.coerce.number().int().min(1).default(2),
     keyGroups: z.coerce.number().int().min(1).max(65535).default(4096),
@@ -48,6 +50,7 @@ const ENV: Record<string, keyof NodeConfig> = {
   VIGIL_NATS_URL: 'natsUrl',
   VIGIL_REDIS_URL: 'redisUrl',
   VIGIL_CLICKHOUSE_URL: 'clickhouseUrl',
+  VIGIL_ANALYTICS: 'analytics',
   VIGIL_SHARDS: 'shards',
   VIGIL_HOSTS: 'hosts',
   VIGIL_KEY_GROUPS: 'keyGroups',

@@ -18,6 +18,10 @@ import { NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js
 import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
 import { liveReads, PatientDirectory } from './reads.js';
 import { createOpsApi, FreshnessTracker, RecentAlertLog } from './ops.js';
+import { FanoutAlertSink, startAnalytics } from './analytics.js';
+import { analyticsReads } from './analytics-reads.js';
+import type { AuditRow } from '../uws/server.js';
+import type { AlertSink } from '../../runtime/ports.js';
 
 export interface VigilNode {
   readonly port: number;
@@ -36,11 +40,6 @@ export interface NodeOptions {
 
 export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Promise<VigilNode> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  if (config.clickhouseUrl) {
-    // The analytics store comes with issue 6; refusing is better than silently dropping rollups
-    // while the operator believes they reach ClickHouse.
-    throw new ConfigError('invalid setting clickhouseUrl (VIGIL_CLICKHOUSE_URL): the ClickHouse sink is not in this build yet');
-  }
   if (Boolean(config.natsUrl) !== Boolean(config.redisUrl)) {
     // Durable state is the log and the snapshots together: either alone loses data on a crash.
     throw new ConfigError('durable mode needs both VIGIL_NATS_URL and VIGIL_REDIS_URL');
@@ -75,7 +74,11 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     ? await connect({ servers: config.natsUrl!, name: `vigil-${config.cluster}-feeds`, maxReconnectAttempts: -1 })
     : null;
   // The hub forwards every batch downstream: the ops page's all-tenant log sees each, then NATS.
-  const opsAlerts = new RecentAlertLog(200, nc ? new NatsAlertSink(nc, config.cluster) : null);
+  const analytics = config.analytics === 'off' ? null : await startAnalytics(config, metrics, log);
+  const downstream: AlertSink[] = [];
+  if (nc) downstream.push(new NatsAlertSink(nc, config.cluster));
+  if (analytics) downstream.push(analytics.writers.alerts);
+  const opsAlerts = new RecentAlertLog(200, downstream.length === 0 ? null : downstream.length === 1 ? downstream[0]! : new FanoutAlertSink(downstream));
   const alerts = new AlertHub(opsAlerts);
   const deadLetters = nc ? new NatsDeadLetters(nc, config.cluster) : null;
   let eventLog: EventLog;
@@ -91,7 +94,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   const ports: RuntimePorts = {
     eventLog,
     snapshotStore,
-    rollupSink: new MemoryRollupSink(),
+    rollupSink: analytics ? analytics.writers.rollups : new MemoryRollupSink(),
     alertSink: alerts,
     clock: systemClock,
     metrics,
@@ -160,13 +163,15 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   };
   const directory = new PatientDirectory();
   const dlqCount = metrics.counter('vigil_dlq_events_total', 'Rejected events sent to the dead-letter subject');
-  const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs) => {
+  const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs, source) => {
     directory.note(evs);
     freshness.note(evs);
+    analytics?.archive(evs, source);
   },
-    deadLetters ? (letters) => {
+    deadLetters || analytics ? (letters) => {
       dlqCount.inc(letters.length);
-      deadLetters.publish(letters);
+      deadLetters?.publish(letters);
+      analytics?.deadLetters(letters);
     } : undefined);
   const feed = nc ? new NatsIngestFeed(nc, config.cluster, ingest, (t) => tenants.has(t), config.maxBatchEvents) : null;
 
@@ -186,6 +191,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       metricsText: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
       ready: () => ({ ready: health.reasons.length === 0, reasons: health.reasons }),
       onAckLatency: (ms) => ackLatency.observe(ms / 1000),
+      ...(analytics ? { analytics: analyticsReads(analytics.store), audit: (r: AuditRow) => analytics.audit(r) } : {}),
       ops: createOpsApi({
         runtime,
         recentAlerts: (limit) => opsAlerts.recent(limit),
@@ -214,6 +220,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       await nc?.drain();
       await eventLog.close();
       await snapshotStore.close();
+      await analytics?.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import { AlertLevel } from '../../runtime/ports.js';
 import type { AlertHub, AlertView } from '../node/alert-hub.js';
 import { ADMIN, type TokenBook, tokenFrom } from '../node/auth.js';
 import { loadUws } from './binding.js';
+import { parseRange, type AnalyticsReads } from '../node/analytics-reads.js';
 
 export interface HttpAnswer {
   status: number;
@@ -52,6 +53,23 @@ export interface ServerDeps {
   onAckLatency?: (ms: number) => void;
   /** The ops page (admin token): GET /ops is its HTML, GET /ops/data what it polls. */
   ops?: { page(): string; data(): Promise<unknown> };
+  /** timeline / biometrics / search, from the analytics store (absent: 501). */
+  analytics?: AnalyticsReads;
+  /** One audit row per HTTP batch / import (absent: not recorded). */
+  audit?: (row: AuditRow) => void;
+}
+
+export interface AuditRow {
+  batch_id: string;
+  tenant_id: string;
+  source: string;
+  input_rows: number;
+  output_rows: number;
+  dlq_rows: number;
+  duplicates: number;
+  latency_ms: number;
+  status: string;
+  started_at_ms: number;
 }
 
 interface StreamUser {
@@ -252,6 +270,8 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
     const query = req.getQuery() ?? '';
     const auth = req.getHeader('authorization');
     const ctype = req.getHeader('content-type');
+    // Batch feeds (vigil import) mark themselves, so their rejections and audit rows say so.
+    const source = req.getHeader('x-vigil-source') === 'import' ? 'import' : 'http';
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
@@ -264,14 +284,14 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
       else reply({ status: 500, body: errorBody('internal', (err as Error)?.message ?? String(err)) });
     };
     try {
-      route(method, url, query, auth, ctype, res, reply, fail, () => aborted);
+      route(method, url, query, auth, ctype, source, res, reply, fail, () => aborted);
     } catch (err) {
       fail(err);
     }
   });
 
   const route = (
-    method: string, url: string, query: string, auth: string, ctype: string, res: HttpResponse,
+    method: string, url: string, query: string, auth: string, ctype: string, source: string, res: HttpResponse,
     reply: (a: HttpAnswer) => void, fail: (e: unknown) => void, isAborted: () => boolean,
   ): void => {
     const q = new URLSearchParams(query);
@@ -325,15 +345,22 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
           frame = parseFrame(text!, deps.maxBatchEvents);
         } catch (e) {
           const fe = e as FrameError;
-          ingest.frameRejected(fe.code ?? 'invalid_json', tenant, 'http', text, fe.message);
+          ingest.frameRejected(fe.code ?? 'invalid_json', tenant, source, text, fe.message);
           return fail(new ApiError(fe.status ?? 400, fe.code ?? 'invalid_json', fe.message));
         }
         const at = performance.now();
+        const startedMs = Date.now();
         ingest.frameMetrics(frame.items.length, text!.length);
-        const v = ingest.prepare(frame.items, tenant, 'http');
+        const v = ingest.prepare(frame.items, tenant, source);
         const submit = (): void => {
           const ok = ingest.trySubmit(v, (e2, c) => {
             deps.onAckLatency?.(performance.now() - at);
+            const latency = performance.now() - at;
+            deps.audit?.({
+              batch_id: frame.batchId ?? `http-${startedMs}-${Math.random().toString(36).slice(2, 8)}`, tenant_id: tenant, source,
+              input_rows: frame.items.length, output_rows: e2 ? 0 : c.accepted, dlq_rows: e2 ? 0 : c.rejected.length,
+              duplicates: e2 ? 0 : c.duplicates, latency_ms: latency, status: e2 ? 'unavailable' : c.rejected.length > 0 ? 'partial' : 'ok', started_at_ms: startedMs,
+            });
             if (e2) return fail(new ApiError(503, 'unavailable', `events not taken: ${e2.message}`));
             const ack: Omit<Ack, 'seq' | 'credit'> & { rejected: Rejection[] } = {
               type: 'ack', batch_id: frame.batchId, accepted: c.accepted, duplicates: c.duplicates, rejected: c.rejected,
@@ -344,6 +371,30 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
           if (!ok) void ingest.whenWritable().then(() => (isAborted() ? undefined : submit()));
         };
         submit();
+      });
+      return;
+    }
+    if (url === '/v1/imports') {
+      if (method !== 'post') throw new ApiError(405, 'method_not_allowed', 'POST only');
+      readBody(res, 64 * 1024, isAborted, (err, text) => {
+        if (err) return fail(err);
+        let b: Record<string, unknown>;
+        try {
+          b = JSON.parse(text!) as Record<string, unknown>;
+        } catch {
+          return fail(new ApiError(400, 'invalid_json', 'import summary is not valid JSON'));
+        }
+        const n = (k: string): number => (typeof b[k] === 'number' && Number.isFinite(b[k]) ? (b[k] as number) : 0);
+        if (typeof b.import_id !== 'string' || b.import_id.length === 0 || b.import_id.length > 256) {
+          return fail(new ApiError(400, 'invalid_field', 'import_id must be a string of 1-256 characters'));
+        }
+        const row: AuditRow = {
+          batch_id: b.import_id, tenant_id: tenant, source: 'import', input_rows: n('input_rows'), output_rows: n('output_rows'),
+          dlq_rows: n('dlq_rows'), duplicates: n('duplicates'), latency_ms: n('latency_ms'),
+          status: typeof b.status === 'string' ? b.status.slice(0, 32) : 'ok', started_at_ms: Date.now() - n('latency_ms'),
+        };
+        deps.audit?.(row);
+        reply({ status: 200, body: { recorded: deps.audit !== undefined, audit: row } });
       });
       return;
     }
@@ -368,6 +419,17 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
       return reply({ status: 200, body: { alerts: deps.alerts.recentFor(tenant, min as AlertLevelName, limit) } });
     }
     if (url === '/v1/alerts/top') return reply({ status: 200, body: { alerts: deps.alerts.topFor(tenant, limit) } });
+    if (deps.analytics) {
+      const a = deps.analytics;
+      if ((m = /^\/v1\/patients\/([^/]+)\/timeline$/.exec(url))) {
+        const r = parseRange(q.get('from'), q.get('to'));
+        return void a.timeline(tenant, decodeURIComponent(m[1]!), r.from, r.to, limit).then((b) => reply({ status: 200, body: b }), fail);
+      }
+      if ((m = /^\/v1\/patients\/([^/]+)\/biometrics$/.exec(url))) {
+        return void a.biometrics(tenant, decodeURIComponent(m[1]!), q.get('type'), limit).then((b) => reply({ status: 200, body: b }), fail);
+      }
+      if (url === '/v1/search') return void a.search(tenant, q.get('q') ?? '', limit).then((b) => reply({ status: 200, body: b }), fail);
+    }
     if (/^\/v1\/patients\/[^/]+\/(timeline|biometrics)$/.test(url) || url === '/v1/search') {
       throw new ApiError(501, 'not_implemented', `${url.replace(/\/v1\/patients\/[^/]+/, '/v1/patients/{id}')} is served from the analytics store, which is not built yet (issue 6)`);
     }

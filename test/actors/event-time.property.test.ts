@@ -44,16 +44,16 @@ function streamArb(kind: 'patient' | 'procedure'): fc.Arbitrary<{ sorted: Timed[
       t += x.gap;
       let p: ActorEvent;
       if (kind === 'procedure') {
-        p = { id: `e${k}`, type: 'surgical.telemetry', h: 'telemetry', p: {
+        p = { id: `e${k}`, type: 'surgical.telemetry', h: 'telemetry', v: 1, p: {
           patient_id: 'p1', procedure_id: 'pr1', robot_arm: 'a', step: `s${x.which % 3}`,
           force_newtons: x.a, velocity_mm_s: x.b, latency_ms: x.c, ...(x.which === 9 ? { error_code: 'E1' } : {}),
         } };
       } else if (x.which === 0) {
-        p = { id: `e${k}`, type: 'biometric.reading', h: 'biometric', p: { patient_id: 'p1', biometric_type: 'glucose', value: x.c, unit: 'mg/dL' } };
+        p = { id: `e${k}`, type: 'biometric.reading', h: 'biometric', v: 1, p: { patient_id: 'p1', biometric_type: 'glucose', value: x.c, unit: 'mg/dL' } };
       } else if (x.which === 1) {
-        p = { id: `e${k}`, type: 'biometric.reading', h: 'biometric', p: { patient_id: 'p1', biometric_type: 'blood_pressure', systolic: x.c, diastolic: x.b, unit: 'mmHg' } };
+        p = { id: `e${k}`, type: 'biometric.reading', h: 'biometric', v: 1, p: { patient_id: 'p1', biometric_type: 'blood_pressure', systolic: x.c, diastolic: x.b, unit: 'mmHg' } };
       } else {
-        p = { id: `e${k}`, type: 'vitals.observation', h: 'vitals', p: {
+        p = { id: `e${k}`, type: 'vitals.observation', h: 'vitals', v: 1, p: {
           patient_id: 'p1', heart_rate: x.a, spo2: x.b, resp_rate: 8 + (x.a % 20), systolic_bp: x.c,
           temperature_c: 35 + (x.b % 5), consciousness: x.which === 3 ? 'V' : 'A', on_oxygen: x.which === 2,
         } };

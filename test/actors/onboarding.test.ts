@@ -53,7 +53,7 @@ describe('deploy/config onboards event types without code', () => {
     const out = run('acme', [envelope('acme', 'ventilator.reading', payload)]);
     expect(out.rejected).toEqual([]);
     expect(out.inputIndex).toEqual([0]);
-    const body: ActorEvent = { id: 'ev-1', type: 'ventilator.reading', h: 'generic', p: payload };
+    const body: ActorEvent = { id: 'ev-1', type: 'ventilator.reading', h: 'generic', v: 1, p: payload };
     expect(out.events).toEqual([{ tenant: 'acme', kind: 'patient', id: 'pat-9', time: NOW - 5_000, body }]);
   });
 

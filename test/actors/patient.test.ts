@@ -118,7 +118,7 @@ describe('patient actor', () => {
 
   it('keeps blood pressure as two series', () => {
     const d = patient();
-    d.event(T0, { id: 'bp1', type: 'biometric.reading', h: 'biometric', p: { patient_id: 'p1', biometric_type: 'blood_pressure', systolic: 130, diastolic: 85, unit: 'mmHg' } });
+    d.event(T0, { id: 'bp1', type: 'biometric.reading', h: 'biometric', v: 1, p: { patient_id: 'p1', biometric_type: 'blood_pressure', systolic: 130, diastolic: 85, unit: 'mmHg' } });
     expect(Object.keys(d.state.series).sort()).toEqual(['blood_pressure.diastolic', 'blood_pressure.systolic']);
   });
 

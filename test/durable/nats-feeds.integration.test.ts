@@ -29,7 +29,7 @@ describe('durable mode: NATS ingest, alert and dead-letter subjects', () => {
   beforeAll(async () => {
     node = await startNode(parseNodeConfig({}, {}, {
       host: '127.0.0.1', port: 0, demoToken: 'feeds-demo-token', adminToken: 'feeds-admin-token',
-      natsUrl: nats().url, redisUrl: redis().url, cluster,
+      natsUrl: nats().url, redisUrl: redis().url, cluster, analytics: 'off',
     }), { log: () => undefined });
     nc = await connect({ servers: nats().url });
   });

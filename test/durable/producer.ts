@@ -2,6 +2,8 @@
 // until the node acks it, resends frames the node could not take (frame-level `unavailable`, or
 // a dropped connection), and keeps the oracle: exactly which events exist.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WsClient } from '../../load/ws-client.js';
 
@@ -126,7 +128,12 @@ export interface NodeProcess {
 /** Starts `vigil start` as its own process (so it can be killed with -9) and waits for /readyz. */
 export async function spawnNode(env: Record<string, string>, port: number): Promise<NodeProcess> {
   const proc = spawn(process.execPath, [vigil, 'start'], {
-    env: { ...process.env, VIGIL_PORT: String(port), VIGIL_DEMO_TOKEN: TOKEN, VIGIL_ADMIN_TOKEN: ADMIN, ...env },
+    // Each cluster gets its own data folder (the embedded analytics store lives there), kept
+    // across restarts of the same cluster's node.
+    env: {
+      ...process.env, VIGIL_PORT: String(port), VIGIL_DEMO_TOKEN: TOKEN, VIGIL_ADMIN_TOKEN: ADMIN,
+      VIGIL_DATA_DIR: join(tmpdir(), `vigil-test-${env.VIGIL_CLUSTER ?? 'default'}`), ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

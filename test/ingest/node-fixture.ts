@@ -23,7 +23,8 @@ export interface TestNode {
 }
 
 function baseOverrides(): Partial<NodeConfig> {
-  return { host: '127.0.0.1', port: 0, adminToken: ADMIN_TOKEN, credit: CREDIT, maxFrameBytes: MAX_FRAME_BYTES };
+  // Analytics (chDB, one engine per process) is exercised by test/analytics; these nodes skip it.
+  return { host: '127.0.0.1', port: 0, adminToken: ADMIN_TOKEN, credit: CREDIT, maxFrameBytes: MAX_FRAME_BYTES, analytics: 'off' };
 }
 
 /** One tenant, `demo` (no configuration directory). */
