@@ -263,9 +263,9 @@ describe('a mixed batch', () => {
       const payload = g.event.payload as Obj;
       expect(e).toEqual({
         tenant: TENANT, kind: g.kind, id: g.id, time: g.time,
-        body: { id: g.event.event_id, type: g.event.event_type, h: handling[g.event.event_type as string], p: payload },
+        body: { id: g.event.event_id, type: g.event.event_type, h: handling[g.event.event_type as string], v: g.event.schema_version, p: payload },
       });
-      expect(Object.keys(e.body as object).sort()).toEqual(['h', 'id', 'p', 'type']);
+      expect(Object.keys(e.body as object).sort()).toEqual(['h', 'id', 'p', 'type', 'v']);
     });
   });
 
