@@ -2,7 +2,7 @@
 // else chDB under the data folder), its schema, and the batched writers every table is fed by.
 import { join, resolve } from 'node:path';
 import { migrate } from '../clickhouse/schema.js';
-import { createAnalyticsWriters, dlqRow, eventRawRow, ingestAuditRow, type AnalyticsWriters } from '../clickhouse/sinks.js';
+import { createAnalyticsWriters, dlqRow, eventRawRow, ingestAuditRow, writerMetrics, type AnalyticsWriters } from '../clickhouse/sinks.js';
 import { openChdb, openClickHouseServer, type AnalyticsStore } from '../clickhouse/store.js';
 import type { DeadLetter } from '../../actors/ingest.js';
 import type { ActorEvent } from '../../actors/contracts/registry.js';
@@ -31,23 +31,10 @@ export async function startAnalytics(config: NodeConfig, metrics: Metrics, log: 
   const store = await openAnalytics(config);
   const m = await migrate(store);
   if (m.applied.length > 0) log(`analytics schema at version ${m.version} (${store.kind}); applied ${m.applied.join(', ')}`);
-  const batches = metrics.counter('vigil_sink_batches_total', 'Analytics insert batches that reached the store', ['table']);
-  const rows = metrics.histogram('vigil_sink_batch_rows', 'Rows per analytics insert batch', [10, 100, 1000, 5000, 10000, 50000], ['table']);
-  const retries = metrics.counter('vigil_sink_retries_total', 'Failed analytics inserts (retried)', ['table']);
-  const spool = metrics.gauge('vigil_sink_spool_bytes', 'Analytics batches waiting on disk while the store is unreachable', ['table']);
-  const refused = metrics.counter('vigil_sink_refused_rows_total', 'Rows refused: memory and spool both full', ['table']);
   const writers = createAnalyticsWriters(store, {
     spoolDir: join(resolve(config.dataDir), 'spool'),
     repair: async () => void (await migrate(store)),
-    events: {
-      onBatch: (e) => {
-        batches.inc(1, { table: e.table });
-        rows.observe(e.rows, { table: e.table });
-      },
-      onRetry: (e) => retries.inc(1, { table: e.table }),
-      onSpool: (e) => spool.set(e.bytes, { table: e.table }),
-      onRefused: (e) => refused.inc(e.rows, { table: e.table }),
-    },
+    events: writerMetrics(metrics),
   });
   const swallow = (p: Promise<void>) => void p.catch((err: unknown) => log(`analytics write failed: ${(err as Error).message}`));
   return {
