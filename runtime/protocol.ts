@@ -37,7 +37,14 @@ export type ToHost =
   | { t: 'events'; batch: EventBatch; lastSeq: number }
   | { t: 'messages'; batch: MessageBatch }
   | { t: 'loaded'; req: number; records: (SnapshotRecord | undefined)[]; error?: WireError }
-  | { t: 'committed'; req: number; error?: WireError };
+  | { t: 'committed'; req: number; error?: WireError }
+  /**
+   * Rescale, on the data port so it is ordered after every event already sent: apply them,
+   * passivate the actors of these key groups (snapshot first), commit, then stop owning them.
+   */
+  | { t: 'release'; req: number; ranges: [number, number][]; epoch: number }
+  /** Start owning these key groups (their actors activate from the snapshots just committed). */
+  | { t: 'acquire'; ranges: [number, number][]; epoch: number };
 
 export interface ActorFailure {
   tenant: string;
@@ -74,6 +81,7 @@ export type FromHost =
       outcomes: Outcomes | null;
     }
   | { t: 'load'; req: number; keys: string[] }
+  | { t: 'released'; req: number; actors: number }
   | { t: 'commit'; req: number; snapshots: SnapshotRecord[]; checkpointSeq: number; ranges: [number, number][] };
 
 /** Per-event results other than "applied": `code` is `duplicate` or a rejection code. */

@@ -7,11 +7,11 @@ import { assignSeq, emptyBatch, pushEvent, sealBatch, type EventBatch } from './
 import { ErrorCode, VigilError, fromWire, toWire } from './errors.js';
 import { portEndpoint } from './endpoint.js';
 import type { HostControl, HostTask } from './host-worker.js';
-import { actorKey, hostId, type HostId } from './ids.js';
+import { actorKey, hostId, parseActorKey, type HostId } from './ids.js';
 import { ShardMap, keyGroupOf } from './keygroups.js';
 import { resolveOptions, type RuntimeOptions } from './options.js';
 import type {
-  AlertSink, Clock, CounterHandle, EventLog, GaugeHandle, Metrics, RollupSink, SnapshotStore,
+  AlertSink, Clock, CounterHandle, EventLog, GaugeHandle, HistogramHandle, Metrics, RollupSink, SnapshotStore,
 } from './ports.js';
 import { DUPLICATE, type ActorFailure, type FromHost, type HostInit, type HostStats, type MessageBatch, type Outcomes, type ToHost } from './protocol.js';
 import type { ActorInspection } from './shard-host.js';
@@ -39,6 +39,24 @@ export interface EventRejection {
   index: number;
   code: string;
   message: string;
+}
+
+export interface RescaleReport {
+  from: number;
+  to: number;
+  epoch: number;
+  movedKeyGroups: number;
+  movedActors: number;
+  /** How long the moving key groups held their events (the longest pause any saw). */
+  pauseMs: number;
+}
+
+function addKg(m: Map<number, [number, number][]>, h: number, k: number): void {
+  let r = m.get(h);
+  if (!r) m.set(h, (r = []));
+  const last = r[r.length - 1];
+  if (last && last[1] === k) last[1] = k + 1;
+  else r.push([k, k + 1]);
 }
 
 export interface SubmitResult {
@@ -83,7 +101,7 @@ const HostState = { starting: 0, live: 1, restoring: 2, stopped: 3 } as const;
 
 class HostSlot {
   readonly id: HostId;
-  readonly ranges: [number, number][];
+  ranges: [number, number][];
   generation = 0;
   state: number = HostState.starting;
   port: MessagePort | null = null;
@@ -111,7 +129,7 @@ class HostSlot {
   chain: Promise<void> = Promise.resolve();
   /** Batches handed to the log and not yet sent. */
   appending = 0;
-  readonly keyGroups: number[] = [];
+  keyGroups: number[] = [];
 
   constructor(id: number, ranges: [number, number][], capacity: number) {
     this.id = hostId(id);
@@ -140,14 +158,14 @@ function workerUrl(): string {
  */
 export class ActorRuntime {
   readonly options: RuntimeOptions;
-  readonly shardMap: ShardMap;
+  shardMap: ShardMap;
   readonly kinds: string[];
   private readonly ports: RuntimePorts;
   private readonly hooks: RuntimeHooks;
   private readonly kindIndex = new Map<string, number>();
   private readonly pool: Piscina;
   private readonly hosts: HostSlot[] = [];
-  private readonly hostOfShard: Uint16Array;
+  private hostOfShard: Uint16Array;
   private readonly hostOfKg: Uint16Array;
   private readonly touched: Uint8Array;
   private flushScheduled = false;
@@ -164,7 +182,8 @@ export class ActorRuntime {
   private drainWaiters: (() => void)[] = [];
   private readonly m: {
     events: CounterHandle; activations: CounterHandle; passivations: CounterHandle; failures: CounterHandle;
-    rejected: CounterHandle; restarts: CounterHandle; trimFailures: CounterHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
+    rejected: CounterHandle; restarts: CounterHandle; trimFailures: CounterHandle; fenced: CounterHandle;
+    rescales: CounterHandle; rescalePause: HistogramHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
   };
 
   private constructor(options: RuntimeOptions, kinds: string[], ports: RuntimePorts, hooks: RuntimeHooks) {
@@ -200,6 +219,9 @@ export class ActorRuntime {
       rejected: mt.counter('vigil_actor_rejected_total', 'Events refused by a failed actor', ['host']),
       restarts: mt.counter('vigil_host_restarts_total', 'Shard hosts replaced after dying', ['host']),
       trimFailures: mt.counter('vigil_log_trim_failures_total', 'Event log trims that failed (retried at the next checkpoint)'),
+      fenced: mt.counter('vigil_fenced_writes_total', 'Snapshots refused because their key group belongs to another host'),
+      rescales: mt.counter('vigil_rescales_total', 'Live shard rescales completed'),
+      rescalePause: mt.histogram('vigil_rescale_pause_seconds', 'How long moving key groups held their events during a rescale', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
       active: mt.gauge('vigil_actors_active', 'Resident actors', ['host']),
       parked: mt.gauge('vigil_mailbox_parked', 'Messages parked in mailboxes of activating actors', ['host']),
       logEvents: mt.gauge('vigil_log_retained_events', 'Events kept in the log for replay'),
@@ -243,6 +265,13 @@ export class ActorRuntime {
         throw new VigilError(ErrorCode.UnknownActorKind, `unknown actor kind ${JSON.stringify(e.kind)}`);
       }
       const kg = keyGroupOf(e.tenant, e.kind, e.id, kgs);
+      if (this.moving !== null && this.moving[kg] === 1) {
+        // Its key group is changing hands: held (bounded, see writable()) until the new owner
+        // has it, then routed like any other event. The submission waits for it.
+        if (this.heldEvents.length === 0 || this.heldEvents[this.heldEvents.length - 1]!.sub !== sub) sub.remaining++;
+        this.heldEvents.push({ sub, idx: i, e, kind, kg });
+        continue;
+      }
       const h = this.hostOfKg[kg]!;
       const host = this.hosts[h]!;
       pushEvent(host.builder, kg, kind, e.tenant, e.id, e.time, e.body);
@@ -274,6 +303,7 @@ export class ActorRuntime {
   }
 
   writable(): boolean {
+    if (this.heldEvents.length > this.options.maxBatchEvents * this.options.maxInFlightBatches) return false;
     if (this.retained > this.options.maxLogEvents) return false;
     for (const h of this.hosts) if (h.inFlight.length + h.appending >= this.options.maxInFlightBatches) return false;
     return true;
@@ -522,11 +552,24 @@ export class ActorRuntime {
         );
         break;
       }
+      case 'released': {
+        const w = this.releaseWaiters.get(msg.req);
+        this.releaseWaiters.delete(msg.req);
+        w?.(msg.actors);
+        break;
+      }
       case 'commit': {
         const port = host.port;
+        // Fencing: a host writes only key groups the current map gives it (a released key group
+        // is still its own until its `released` arrives, which follows this commit).
         const keyGroups: number[] = [];
-        for (const [a, b] of msg.ranges) for (let k = a; k < b; k++) keyGroups.push(k);
-        this.ports.snapshotStore.commit({ snapshots: msg.snapshots, keyGroups, checkpointSeq: msg.checkpointSeq }).then(
+        for (const [a, b] of msg.ranges) for (let k = a; k < b; k++) if (this.hostOfKg[k] === host.id) keyGroups.push(k);
+        const snapshots = msg.snapshots.filter((r) => {
+          const { tenant, kind, id } = parseActorKey(r.key);
+          return this.hostOfKg[keyGroupOf(tenant, kind, id, this.options.keyGroups)] === host.id;
+        });
+        if (snapshots.length !== msg.snapshots.length) this.m.fenced.inc(msg.snapshots.length - snapshots.length);
+        this.ports.snapshotStore.commit({ snapshots, keyGroups, checkpointSeq: msg.checkpointSeq }).then(
           () => {
             port?.postMessage({ t: 'committed', req: msg.req } satisfies ToHost);
             if (host.generation === gen) {
@@ -579,6 +622,10 @@ export class ActorRuntime {
   private routeMessages(b: MessageBatch): void {
     const per = new Map<number, MessageBatch>();
     for (let i = 0; i < b.n; i++) {
+      if (this.moving !== null && this.moving[b.kg[i]!] === 1) {
+        this.heldMessages.push({ kg: b.kg[i]!, kind: b.kind[i]!, tenant: b.tenant[i]!, id: b.id[i]!, body: b.body[i], fromKind: b.fromKind[i]!, fromId: b.fromId[i]! });
+        continue;
+      }
       const h = this.hostOfKg[b.kg[i]!]!;
       let out = per.get(h);
       if (!out) {
@@ -650,6 +697,146 @@ export class ActorRuntime {
         return { hostId: h.id, generation: h.generation, appliedSeq: h.appliedSeq, inFlight: h.inFlight.length, active: c.active, parked: c.parked, timers: c.timers, keyGroups: h.keyGroups.length };
       }),
     );
+  }
+
+  // ------------------------------------------------------------------ live rescale
+
+  private moving: Uint8Array | null = null;
+  private heldEvents: { sub: Submission; idx: number; e: RuntimeEvent; kind: number; kg: number }[] = [];
+  private heldMessages: { kg: number; kind: number; tenant: string; id: string; body: unknown; fromKind: number; fromId: string }[] = [];
+  private readonly releaseWaiters = new Map<number, (actors: number) => void>();
+  private nextReleaseReq = 1;
+
+  get rescaling(): boolean {
+    return this.moving !== null;
+  }
+
+  /**
+   * Changes the shard count while events flow. Key groups whose host changes move with their
+   * snapshots: their new events are held (bounded), their old host applies what it already has,
+   * passivates their actors and commits, then the new host takes them and the held events go
+   * there. Hosts (workers) stay; shard s lives on host s % hosts. The map's epoch fences writes.
+   */
+  async rescale(shards: number): Promise<RescaleReport> {
+    if (!Number.isSafeInteger(shards) || shards < 1 || shards > this.options.keyGroups) {
+      throw new VigilError(ErrorCode.InvalidOption, `shard count must be an integer from 1 to ${this.options.keyGroups}; got ${shards}`);
+    }
+    if (this.moving !== null) throw new VigilError('rescale_in_progress', 'a rescale is already in progress');
+    if (this.closing) throw new VigilError(ErrorCode.ShuttingDown, 'runtime is shutting down');
+    const from = this.shardMap.shardCount;
+    const next = new ShardMap(this.options.keyGroups, shards, this.shardMap.epoch + 1);
+    const H = this.options.hosts;
+    const nextHostOfKg = new Uint16Array(this.options.keyGroups);
+    for (let k = 0; k < this.options.keyGroups; k++) nextHostOfKg[k] = next.shardOf(k) % H;
+    const moving = new Uint8Array(this.options.keyGroups);
+    const releases = new Map<number, [number, number][]>();
+    const acquires = new Map<number, [number, number][]>();
+    let moved = 0;
+    for (let k = 0; k < this.options.keyGroups; k++) {
+      const a = this.hostOfKg[k]!;
+      const b = nextHostOfKg[k]!;
+      if (a === b) continue;
+      moving[k] = 1;
+      moved++;
+      addKg(releases, a, k);
+      addKg(acquires, b, k);
+    }
+    const started = this.ports.clock.now();
+    if (moved === 0) {
+      this.applyMap(next, nextHostOfKg);
+      return { from, to: shards, epoch: next.epoch, movedKeyGroups: 0, movedActors: 0, pauseMs: 0 };
+    }
+    this.moving = moving;
+    let movedActors = 0;
+    try {
+      // Everything already routed to the old owners goes out first (ordered before the release).
+      for (const h of this.hosts) if (h.builder.n > 0) this.flushHost(h);
+      await Promise.all(this.hosts.map((h) => h.chain));
+      const counts = await Promise.all([...releases].map(([h, ranges]) => this.releaseOn(this.hosts[h]!, ranges, next.epoch)));
+      movedActors = counts.reduce((a, b) => a + b, 0);
+      this.applyMap(next, nextHostOfKg);
+      for (const [h, ranges] of acquires) this.hosts[h]!.port?.postMessage({ t: 'acquire', ranges, epoch: next.epoch } satisfies ToHost);
+    } finally {
+      this.moving = null;
+      this.releaseHeld();
+    }
+    const pauseMs = this.ports.clock.now() - started;
+    this.m.rescales.inc();
+    this.m.rescalePause.observe(pauseMs / 1000);
+    return { from, to: shards, epoch: next.epoch, movedKeyGroups: moved, movedActors, pauseMs };
+  }
+
+  private releaseOn(host: HostSlot, ranges: [number, number][], epoch: number): Promise<number> {
+    return new Promise((resolve) => {
+      const req = this.nextReleaseReq++;
+      this.releaseWaiters.set(req, resolve);
+      host.port!.postMessage({ t: 'release', req, ranges, epoch } satisfies ToHost);
+    });
+  }
+
+  private applyMap(next: ShardMap, nextHostOfKg: Uint16Array): void {
+    this.shardMap = next;
+    this.hostOfKg.set(nextHostOfKg);
+    this.hostOfShard = new Uint16Array(next.shardCount);
+    for (let s = 0; s < next.shardCount; s++) this.hostOfShard[s] = s % this.options.hosts;
+    for (const h of this.hosts) {
+      const ranges: [number, number][] = [];
+      for (const r of next.ranges()) if (this.hostOfShard[r.shard] === h.id) ranges.push([r.from, r.to]);
+      h.ranges = ranges;
+      h.keyGroups = [];
+      for (const [a, b] of ranges) for (let k = a; k < b; k++) h.keyGroups.push(k);
+    }
+  }
+
+  /** Held events and messages, in arrival order, to their new owners. */
+  private releaseHeld(): void {
+    const held = this.heldEvents;
+    this.heldEvents = [];
+    const touched = this.touched;
+    let last: Submission | null = null;
+    for (const x of held) {
+      if (x.sub !== last) {
+        touched.fill(0);
+        if (last !== null) this.settleHeld(last);
+        last = x.sub;
+      }
+      const h = this.hostOfKg[x.kg]!;
+      const host = this.hosts[h]!;
+      pushEvent(host.builder, x.kg, x.kind, x.e.tenant, x.e.id, x.e.time, x.e.body);
+      host.originSubs.push(x.sub);
+      host.originIdx.push(x.idx);
+      if (touched[h] === 0) {
+        touched[h] = 1;
+        x.sub.remaining++;
+        host.unflushed.push(x.sub);
+      }
+      if (host.builder.n >= this.options.maxBatchEvents) this.flushHost(host);
+    }
+    touched.fill(0);
+    if (last !== null) this.settleHeld(last);
+    const msgs = this.heldMessages;
+    this.heldMessages = [];
+    if (msgs.length > 0) {
+      const b: MessageBatch = { n: 0, kg: [], kind: [], tenant: [], id: [], body: [], fromKind: [], fromId: [] };
+      for (const m of msgs) {
+        b.kg.push(m.kg);
+        b.kind.push(m.kind);
+        b.tenant.push(m.tenant);
+        b.id.push(m.id);
+        b.body.push(m.body);
+        b.fromKind.push(m.fromKind);
+        b.fromId.push(m.fromId);
+        b.n++;
+      }
+      this.routeMessages(b);
+    }
+    this.scheduleFlush();
+    this.notifyWritable();
+  }
+
+  /** The "held" share of a submission's wait is now carried by the hosts its events went to. */
+  private settleHeld(sub: Submission): void {
+    if (--sub.remaining === 0) sub.cb?.(null, { events: sub.events, lastSeq: sub.lastSeq, duplicates: sub.duplicates, rejected: sub.rejected ?? NO_REJECTIONS });
   }
 
   /** Per host V8 heap (after GC where available); for the memory benchmark. */

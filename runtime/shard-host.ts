@@ -16,6 +16,34 @@ import {
   type ToHost,
 } from './protocol.js';
 
+/** Sorted, merged half-open ranges. */
+export function mergeRanges(r: [number, number][]): [number, number][] {
+  const s = r.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+  const out: [number, number][] = [];
+  for (const [a, b] of s) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
+}
+
+export function subtractRanges(r: [number, number][], minus: [number, number][]): [number, number][] {
+  let cur = mergeRanges(r);
+  for (const [a, b] of minus) {
+    const next: [number, number][] = [];
+    for (const [x, y] of cur) {
+      if (b <= x || a >= y) next.push([x, y]);
+      else {
+        if (x < a) next.push([x, a]);
+        if (b < y) next.push([b, y]);
+      }
+    }
+    cur = next;
+  }
+  return cur;
+}
+
 function emptyOutcomes(): Outcomes {
   return { n: 0, seq: [], code: [], message: [] };
 }
@@ -163,6 +191,9 @@ export class ShardHost {
   private stats: HostStats = zeroStats();
   private active = 0;
   private stopped = false;
+  /** Key groups released since the last commit: checkpointed once more, by their last owner. */
+  private extraCheckpoints: [number, number][] = [];
+  private epoch = 1;
   private nowCache = 0;
   private cancelTick: (() => void) | null = null;
 
@@ -214,11 +245,25 @@ export class ShardHost {
       case 'committed':
         this.onCommitted(msg.req, msg.error);
         break;
+      case 'release':
+        // Ordered with events: queued behind anything the host is holding back.
+        if (this.paused || this.inbox.length > 0 || this.parkedTotal > 0) this.inbox.push(msg);
+        else this.release(msg.req, msg.ranges, msg.epoch);
+        break;
+      case 'acquire':
+        for (const [from, to] of msg.ranges) this.owned.fill(1, from, to);
+        this.init.ranges = mergeRanges([...this.init.ranges, ...msg.ranges]);
+        this.epoch = msg.epoch;
+        break;
     }
     this.flushOut();
   }
 
   private process(msg: ToHost): void {
+    if (msg.t === 'release') {
+      this.release(msg.req, msg.ranges, msg.epoch);
+      return;
+    }
     if (msg.t === 'events') this.applyBatch(msg.batch, msg.lastSeq);
     else if (msg.t === 'messages') this.deliverMessages(msg.batch);
     this.drainLocal();
@@ -227,7 +272,35 @@ export class ShardHost {
   }
 
   private resumeInbox(): void {
-    while (!this.paused && this.inbox.length > 0 && !this.stopped) this.process(this.inbox.shift()!);
+    while (!this.paused && this.inbox.length > 0 && !this.stopped) {
+      // A release waits until every event before it is applied (no actor still activating).
+      if (this.inbox[0]!.t === 'release' && this.parkedTotal > 0) return;
+      this.process(this.inbox.shift()!);
+    }
+  }
+
+  /**
+   * Hands key groups over: every actor in them passivates (dirty ones snapshot), one commit
+   * writes those snapshots and checkpoints the released key groups at the applied sequence, and
+   * only then does the main thread hear `released` and let their new owner start.
+   */
+  private release(req: number, ranges: [number, number][], epoch: number): void {
+    const inRange = (kg: number) => ranges.some(([a, b]) => kg >= a && kg < b);
+    let moved = 0;
+    for (let k = 0; k < this.tables.length; k++) {
+      for (const byId of [...this.tables[k]!.values()]) {
+        for (const cell of [...byId.values()]) {
+          if (inRange(cell.kg) && cell.status !== ACTIVATING) {
+            this.passivate(cell);
+            moved++;
+          }
+        }
+      }
+    }
+    for (const [from, to] of ranges) this.owned.fill(0, from, to);
+    this.init.ranges = subtractRanges(this.init.ranges, ranges);
+    this.epoch = epoch;
+    this.commit(() => this.post({ t: 'released', req, actors: moved }), ranges);
   }
 
   private applyBatch(b: EventBatch, lastSeq: number): void {
@@ -680,8 +753,9 @@ export class ShardHost {
    * snapshots are exactly the state at this instant; events applied to other actors beyond the
    * checkpoint are covered by each snapshot's own `seq` (replay skips them per actor).
    */
-  private commit(waiter?: () => void): void {
+  private commit(waiter?: () => void, alsoCheckpoint: [number, number][] = []): void {
     if (waiter) this.commitWaiters.push(waiter);
+    if (alsoCheckpoint.length > 0) this.extraCheckpoints.push(...alsoCheckpoint);
     if (this.commitInFlight) return;
     this.lastCommitAt = this.clock.now();
     const snapshots: SnapshotRecord[] = this.passivated;
@@ -701,7 +775,9 @@ export class ShardHost {
     const req = this.nextReq++;
     this.commitInFlight = { req, passivated: snapshots, waiters: this.commitWaiters };
     this.commitWaiters = [];
-    this.post({ t: 'commit', req, snapshots, checkpointSeq: this.appliedSeq, ranges: this.init.ranges });
+    const ranges = this.extraCheckpoints.length > 0 ? [...this.init.ranges, ...this.extraCheckpoints] : this.init.ranges;
+    this.extraCheckpoints = [];
+    this.post({ t: 'commit', req, snapshots, checkpointSeq: this.appliedSeq, ranges });
   }
 
   private onCommitted(req: number, error?: WireError): void {

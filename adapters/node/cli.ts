@@ -15,7 +15,7 @@ const USAGE = `usage: vigil <command> [options]
   migrate                    create or upgrade the analytics schema (VIGIL_CLICKHOUSE_URL, else chDB in VIGIL_DATA_DIR)
   inspect KIND ID --tenant T [--url URL] [--token ADMIN]
                              one actor's state (admin API)
-  shards status [--url URL] [--token ADMIN]
+  shards status | shards scale --to N [--url URL] [--token ADMIN]
                              the shard map (admin API)
 
 Configuration: VIGIL_CONFIG (JSON file) and VIGIL_* variables; see README.`;
@@ -98,7 +98,7 @@ async function start(): Promise<number> {
 async function admin(cmd: string, rest: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: rest, allowPositionals: true,
-    options: { url: { type: 'string' }, token: { type: 'string' }, tenant: { type: 'string' } },
+    options: { url: { type: 'string' }, token: { type: 'string' }, tenant: { type: 'string' }, to: { type: 'string' } },
   });
   const url = values.url ?? `http://127.0.0.1:${process.env.VIGIL_PORT ?? 8080}`;
   const token = values.token ?? process.env.VIGIL_ADMIN_TOKEN;
@@ -108,11 +108,21 @@ async function admin(cmd: string, rest: string[]): Promise<number> {
   }
   let path: string;
   if (cmd === 'shards') {
+    path = '/admin/shards';
+    if (positionals[0] === 'scale') {
+      const to = Number(values.to);
+      if (!Number.isSafeInteger(to) || to < 1) {
+        console.error('usage: vigil shards scale --to N');
+        return 2;
+      }
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ count: to }) });
+      console.log(await res.text());
+      return res.ok ? 0 : 1;
+    }
     if (positionals[0] !== 'status') {
-      console.error('vigil shards: only `status` is available in this build (live rescale comes with issue 8)');
+      console.error('usage: vigil shards status | vigil shards scale --to N');
       return 2;
     }
-    path = '/admin/shards';
   } else {
     const [kind, id] = positionals;
     if (!kind || !id || !values.tenant) {

@@ -65,6 +65,17 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
       epoch: rt.shardMap.epoch,
       hosts: await rt.stats(),
     }),
+    rescale: async (count) => {
+      try {
+        const r = await rt.rescale(count);
+        return { from: r.from, to: r.to, epoch: r.epoch, moved_key_groups: r.movedKeyGroups, moved_actors: r.movedActors, pause_ms: r.pauseMs };
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'rescale_in_progress') throw new ApiError(409, code, (err as Error).message);
+        if (code === 'invalid_option') throw new ApiError(400, 'invalid_field', (err as Error).message);
+        throw err;
+      }
+    },
     actor: async (kind, tenant, id) => {
       if (!rt.kinds.includes(kind)) throw new ApiError(404, 'not_found', `no actor kind ${kind}`);
       const a = await rt.inspect(kind, tenant, id);

@@ -34,6 +34,7 @@ export interface ReadApi {
   patientTrends(tenant: string, id: string): Promise<unknown>;
   patients(tenant: string, limit: number, cursor: string | null): Promise<unknown>;
   shards(): Promise<unknown>;
+  rescale(count: number): Promise<unknown>;
   actor(kind: string, tenant: string, id: string): Promise<unknown>;
 }
 
@@ -321,7 +322,22 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
       if (who === null) throw new ApiError(401, 'unauthorized', 'the admin token is required');
       if (who !== ADMIN) throw new ApiError(403, 'forbidden', 'this endpoint needs the admin token');
       if (url === '/admin/shards' && method === 'get') return void deps.reads.shards().then((b) => reply({ status: 200, body: b }), fail);
-      if (url === '/admin/shards' && method === 'post') throw new ApiError(501, 'not_implemented', 'live rescale is not built yet (issue 8)');
+      if (url === '/admin/shards' && method === 'post') {
+        readBody(res, 4096, isAborted, (err, text) => {
+          if (err) return fail(err);
+          let count: unknown;
+          try {
+            count = (JSON.parse(text!) as { count?: unknown }).count;
+          } catch {
+            return fail(new ApiError(400, 'invalid_json', 'body must be {"count": N}'));
+          }
+          if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
+            return fail(new ApiError(400, 'invalid_field', 'count must be a positive integer'));
+          }
+          deps.reads.rescale(count).then((b) => reply({ status: 200, body: b }), fail);
+        });
+        return;
+      }
       const m = /^\/admin\/actors\/([^/]+)\/([^/]+)$/.exec(url);
       if (m && method === 'get') {
         const tenant = q.get('tenant');
