@@ -183,7 +183,8 @@ export class ActorRuntime {
   private readonly m: {
     events: CounterHandle; activations: CounterHandle; passivations: CounterHandle; failures: CounterHandle;
     rejected: CounterHandle; restarts: CounterHandle; trimFailures: CounterHandle; fenced: CounterHandle;
-    rescales: CounterHandle; rescalePause: HistogramHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
+    rescales: CounterHandle; rescalePause: HistogramHandle; commitSeconds: HistogramHandle; commitBytes: HistogramHandle;
+    snapshotsWritten: CounterHandle; restoreSeconds: HistogramHandle; alerts: CounterHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
   };
 
   private constructor(options: RuntimeOptions, kinds: string[], ports: RuntimePorts, hooks: RuntimeHooks) {
@@ -221,6 +222,11 @@ export class ActorRuntime {
       trimFailures: mt.counter('vigil_log_trim_failures_total', 'Event log trims that failed (retried at the next checkpoint)'),
       fenced: mt.counter('vigil_fenced_writes_total', 'Snapshots refused because their key group belongs to another host'),
       rescales: mt.counter('vigil_rescales_total', 'Live shard rescales completed'),
+      commitSeconds: mt.histogram('vigil_snapshot_commit_seconds', 'Snapshot commit (dirty actors + checkpoints) duration', [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),
+      commitBytes: mt.histogram('vigil_snapshot_commit_bytes', 'Encoded state written per snapshot commit', [1e3, 1e4, 1e5, 1e6, 1e7, 1e8]),
+      snapshotsWritten: mt.counter('vigil_snapshots_written_total', 'Actor snapshots written'),
+      restoreSeconds: mt.histogram('vigil_host_restore_seconds', 'From a host dying to its replacement restored and replayed', [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
+      alerts: mt.counter('vigil_alerts_total', 'Alert changes emitted by actors', ['level', 'state']),
       rescalePause: mt.histogram('vigil_rescale_pause_seconds', 'How long moving key groups held their events during a rescale', [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
       active: mt.gauge('vigil_actors_active', 'Resident actors', ['host']),
       parked: mt.gauge('vigil_mailbox_parked', 'Messages parked in mailboxes of activating actors', ['host']),
@@ -485,6 +491,7 @@ export class ActorRuntime {
     host.lastSentSeq = Math.max(host.lastSentSeq, host.appliedSeq);
     if (cause) {
       this.m.restarts.inc(1, { host: host.id });
+      this.m.restoreSeconds.observe((this.ports.clock.now() - started) / 1000);
       this.hooks.onHostRestarted?.({ hostId: host.id, generation: gen, cause, replayed, ms: this.ports.clock.now() - started });
     }
     if (host.builder.n > 0) this.flushHost(host);
@@ -569,8 +576,14 @@ export class ActorRuntime {
           return this.hostOfKg[keyGroupOf(tenant, kind, id, this.options.keyGroups)] === host.id;
         });
         if (snapshots.length !== msg.snapshots.length) this.m.fenced.inc(msg.snapshots.length - snapshots.length);
+        const commitStarted = this.ports.clock.now();
+        let bytes = 0;
+        for (const r of snapshots) bytes += r.data.length;
         this.ports.snapshotStore.commit({ snapshots, keyGroups, checkpointSeq: msg.checkpointSeq }).then(
           () => {
+            this.m.commitSeconds.observe((this.ports.clock.now() - commitStarted) / 1000);
+            this.m.commitBytes.observe(bytes);
+            this.m.snapshotsWritten.inc(snapshots.length);
             port?.postMessage({ t: 'committed', req: msg.req } satisfies ToHost);
             if (host.generation === gen) {
               host.committedSeq = msg.checkpointSeq;
@@ -593,7 +606,10 @@ export class ActorRuntime {
     if (s.rejected) this.m.rejected.inc(s.rejected, label);
     this.m.active.set(s.active, label);
     this.m.parked.set(s.parked, label);
-    if (r.alerts) void this.ports.alertSink.publish(r.alerts).catch(() => undefined);
+    if (r.alerts) {
+      for (const a of r.alerts) this.m.alerts.inc(1, { level: a.level, state: a.state });
+      void this.ports.alertSink.publish(r.alerts).catch(() => undefined);
+    }
     if (r.rollups) void this.ports.rollupSink.write(r.rollups).catch(() => undefined);
     if (r.messages) this.routeMessages(r.messages);
     if (r.failures) {

@@ -138,6 +138,13 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   };
   const probeTimer = durable ? setInterval(() => void probe(), 1000) : null;
   probeTimer?.unref();
+  // Freshness per tenant for Prometheus: seconds since the newest event time each tenant sent.
+  const freshnessGauge = metrics.gauge('vigil_freshness_seconds', 'Now minus the newest event time seen, per tenant', ['tenant']);
+  const freshnessTimer = setInterval(() => {
+    const now = Date.now();
+    for (const [tenant, newest] of Object.entries(freshness.snapshot())) if (newest !== null) freshnessGauge.set(Math.max(0, now - newest) / 1000, { tenant });
+  }, 1000);
+  freshnessTimer.unref();
 
   const frames = metrics.counter('vigil_ingest_frames_total', 'Frames and HTTP batches received');
   const events = metrics.counter('vigil_ingest_events_total', 'Events received');
@@ -213,6 +220,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     generatedTokens: generated,
     async close() {
       if (probeTimer) clearInterval(probeTimer);
+      clearInterval(freshnessTimer);
       server.close();
       await runtime.close();
       await alerts.close();
