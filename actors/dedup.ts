@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import type { ActorContext } from '../runtime/actor.js';
 import { hash53 } from './hash.js';
 
 /**
@@ -90,4 +91,23 @@ export function decodeDedup(s: string): DedupState {
     d.t.push(buf[n + i]!);
   }
   return d;
+}
+
+/**
+ * The gate every clinical event passes first, in event time: beyond the allowed lateness it is
+ * refused `too_late`; a repeated event id is a duplicate. Either way the state is untouched and
+ * false is returned; else the watermark advances and the event is admitted.
+ */
+export function admit(s: { wm: number; dd: DedupState }, eventId: string, ctx: ActorContext, latenessMs: number, dedupCapacity: number): boolean {
+  const t = ctx.eventTime;
+  if (t < s.wm - latenessMs) {
+    ctx.reject('too_late', `event_time is ${Math.round((s.wm - t) / 1000)} s behind ${ctx.kind} ${ctx.id}'s watermark; allowed lateness is ${latenessMs / 1000} s`);
+    return false;
+  }
+  if (seenBefore(s.dd, eventId, t, dedupCapacity)) {
+    ctx.duplicate();
+    return false;
+  }
+  if (t > s.wm) s.wm = t;
+  return true;
 }

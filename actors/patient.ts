@@ -6,7 +6,7 @@ import type { AlertLevelName } from '../runtime/ports.js';
 import { newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
 import type { ClinicalConfig } from './config.js';
 import type { ActorEvent } from './contracts/registry.js';
-import { decodeDedup, encodeDedup, expire, newDedup, seenBefore, type DedupState } from './dedup.js';
+import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
 import { news2, type News2Components, type News2Inputs, type News2Risk } from './news2.js';
 import { RollupEmitter } from './rollups.js';
 import { addPoint, classify, newTrend, type TrendState } from './trend.js';
@@ -105,17 +105,9 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     kind: 'patient',
     initialState: () => newPatient(),
     onEvent(s, e, ctx) {
+      if (!admit(s, e.id, ctx, pc.latenessMs, pc.dedupCapacity)) return s;
       const t = ctx.eventTime;
-      if (t < s.wm - pc.latenessMs) {
-        ctx.reject('too_late', `event_time is ${Math.round((s.wm - t) / 1000)} s behind patient ${ctx.id}'s watermark; allowed lateness is ${pc.latenessMs / 1000} s`);
-        return s;
-      }
-      if (seenBefore(s.dd, e.id, t, pc.dedupCapacity)) {
-        ctx.duplicate();
-        return s;
-      }
       s.events++;
-      if (t > s.wm) s.wm = t;
       const p = e.p;
       switch (e.h) {
         case 'vitals': {

@@ -19,7 +19,7 @@ import type { AlertLevelName } from '../runtime/ports.js';
 import { levelRank, newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
 import type { ClinicalConfig } from './config.js';
 import type { ActorEvent } from './contracts/registry.js';
-import { decodeDedup, encodeDedup, expire, newDedup, seenBefore, type DedupState } from './dedup.js';
+import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
 import type { ProcedureSummaryMessage } from './patient.js';
 import { RollupEmitter } from './rollups.js';
 import { QuantileSketch, type SketchJSON } from './sketch.js';
@@ -101,16 +101,8 @@ export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureS
     kind: 'procedure',
     initialState: () => newProcedure(),
     onEvent(s, e, ctx) {
+      if (!admit(s, e.id, ctx, pc.latenessMs, pc.dedupCapacity)) return s;
       const t = ctx.eventTime;
-      if (t < s.wm - pc.latenessMs) {
-        ctx.reject('too_late', `event_time is ${Math.round((s.wm - t) / 1000)} s behind procedure ${ctx.id}'s watermark; allowed lateness is ${pc.latenessMs / 1000} s`);
-        return s;
-      }
-      if (seenBefore(s.dd, e.id, t, pc.dedupCapacity)) {
-        ctx.duplicate();
-        return s;
-      }
-      if (t > s.wm) s.wm = t;
       const p = e.p;
       const force = p.force_newtons as number;
       const velocity = p.velocity_mm_s as number;

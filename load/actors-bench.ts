@@ -1,11 +1,9 @@
 // Actor density benchmark (issue 2): activate 1 M distinct trivial actors, measure the heap a
 // resident idle actor costs, let them all passivate (snapshot first), and record peak RSS.
 // Run with `node --expose-gc` so heap figures are after a full GC. Writes load/reports/actors.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { memoryPorts } from '../adapters/memory/index.js';
 import { ActorRuntime, type RuntimeEvent } from '../runtime/runtime.js';
-import { fixtureModule, reportPath } from './paths.js';
+import { fixtureModule, reportPath, runMain, writeReport } from './paths.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const actorsN = Number(args.get('actors') ?? 1_000_000);
@@ -71,12 +69,7 @@ async function main(): Promise<void> {
     meetsTargets: bytesPerActor <= 1024 && peakRss <= 2 * 2 ** 30,
     at: new Date().toISOString(),
   };
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(JSON.stringify(report, null, 2));
+  writeReport(out, report);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -1,12 +1,10 @@
 // Dispatch benchmark (issue 2): events pushed through 2 shard hosts into a trivial actor, no
 // network. Measures the runtime's own routing, log append, batching, cross-thread transfer and
 // apply, with acks. Writes load/reports/dispatch.json.
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { availableParallelism, cpus } from 'node:os';
 import { memoryPorts } from '../adapters/memory/index.js';
 import { ActorRuntime, type RuntimeEvent } from '../runtime/runtime.js';
-import { fixtureModule, reportPath } from './paths.js';
+import { fixtureModule, reportPath, runMain, writeReport } from './paths.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const total = Number(args.get('events') ?? 10_000_000);
@@ -79,12 +77,7 @@ async function main(): Promise<void> {
     hosts: stats.map((s) => ({ hostId: s.hostId, active: s.active })),
     at: new Date().toISOString(),
   };
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(JSON.stringify(report, null, 2));
+  writeReport(out, report);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -1,11 +1,9 @@
 // Rescale pauses (issue 8): under continuous load, rescale the shard count repeatedly and record
 // how long the moving key groups held their events each time (the longest pause any key group
 // saw in that move). Writes load/reports/rescale.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { memoryPorts } from '../adapters/memory/index.js';
 import { ActorRuntime, type RescaleReport, type RuntimeEvent } from '../runtime/runtime.js';
-import { fixtureModule, reportPath } from './paths.js';
+import { fixtureModule, reportPath, runMain, writeReport } from './paths.js';
 
 const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
 const rounds = Number(args.get('rounds') ?? 6);
@@ -74,12 +72,7 @@ async function main(): Promise<void> {
     doubleCountedEvents: doubled,
     at: new Date().toISOString(),
   };
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(JSON.stringify(report, null, 2));
+  writeReport(out, report);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);
