@@ -615,7 +615,9 @@ export class ActorRuntime {
     if (r.failures) {
       for (const f of r.failures) {
         this.m.failures.inc(1, { kind: f.kind });
-        this.hooks.onActorFailed?.(f);
+        // Rebuilt on arrival: the hook gets a VigilError (code, message, stack here), not the
+        // plain object that crossed the thread.
+        this.hooks.onActorFailed?.({ ...f, error: fromWire(f.error) });
       }
     }
     if (r.outcomes) this.onOutcomes(host, r.outcomes);
@@ -906,4 +908,3 @@ export class ActorRuntime {
   }
 }
 
-export { fromWire };
