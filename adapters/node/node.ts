@@ -136,6 +136,8 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     health.reasons = reasons;
     probing = false;
   };
+  // The first probe runs before the node listens, so /readyz never says ready unprobed.
+  if (durable) await probe();
   const probeTimer = durable ? setInterval(() => void probe(), 1000) : null;
   probeTimer?.unref();
   // Freshness per tenant for Prometheus: seconds since the newest event time each tenant sent.

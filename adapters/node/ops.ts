@@ -127,7 +127,7 @@ export function createOpsApi(deps: OpsDeps): OpsApi {
         now: t,
         generated_at: new Date(t).toISOString(),
         events_total: deps.eventsTotal(),
-        cluster: { key_groups: rt.options.keyGroups, shards: rt.options.shards, hosts: hostCount, epoch: rt.shardMap.epoch },
+        cluster: { key_groups: rt.options.keyGroups, shards: rt.shardMap.shardCount, hosts: hostCount, epoch: rt.shardMap.epoch },
         hosts,
         hosts_error: hostsError,
         shards: map,

@@ -2,8 +2,10 @@
 # Prepares Superset, then runs its arguments (the web server):
 #   command: ["/app/vigil/init.sh", "/usr/bin/run-server.sh"]      (docker-compose.yml)
 # Every step is idempotent, so it runs on each start: the metadata schema is upgraded, the
-# admin is created once (create-admin leaves an existing user alone), roles and permissions
-# are synced, and the Vigil bundle is imported again (overwriting the previous import).
+# admin is created once (create-admin leaves an existing user alone, so a changed
+# SUPERSET_ADMIN_PASSWORD needs `superset fab reset-password`), roles and permissions are
+# synced, and the Vigil bundle is imported again (overwriting the previous import).
+# The charts need the node's views: they exist once the node has started against ClickHouse.
 set -eu
 
 : "${SUPERSET_ADMIN_USERNAME:=admin}"
