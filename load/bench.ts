@@ -3,9 +3,9 @@
 // load runs in a child process so it does not share the server's event loop; both servers see
 // the same client. Prints a table and writes the JSON report.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
-import { dirname } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseNodeConfig } from '../adapters/node/config.js';
@@ -34,6 +34,28 @@ function startNullPipeline(): Promise<{ port: number; close: () => void }> {
       resolve({ port: uws.us_socket_local_port(sock as never), close: () => uws.us_listen_socket_close(sock) });
     }),
   );
+}
+
+/**
+ * Latency at a fixed rate, open loop: `vigil load` (its own process) offers `rate` events/s and
+ * measures each frame from the time it was due, so queueing is not hidden. Its JSON report is
+ * read back as is.
+ */
+function runOpenLoop(port: number, token: string, rate: number, batch: number, seconds: number): Promise<{ rate: number; eventsPerSecond: number; latencyMs: unknown }> {
+  const vigil = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
+  const out = join(tmpdir(), `vigil-bench-load-${process.pid}-${batch}.json`);
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [vigil, 'load', '--url', `ws://127.0.0.1:${port}`, '--token', token, '--rate', String(rate),
+      '--duration', String(seconds), '--connections', '4', '--batch', String(batch), '--json', out], { stdio: ['ignore', 'ignore', 'inherit'] });
+    p.on('exit', () => {
+      try {
+        const r = JSON.parse(readFileSync(out, 'utf8')) as { eventsPerSecond: number; latencyMs: unknown };
+        resolve({ rate, eventsPerSecond: r.eventsPerSecond, latencyMs: r.latencyMs });
+      } catch (err) {
+        reject(new Error(`vigil load wrote no report: ${(err as Error).message}`));
+      }
+    });
+  });
 }
 
 function runChild(o: ClientOptions): Promise<ClientResult> {
@@ -78,7 +100,10 @@ export async function runBench(argv: string[]): Promise<number> {
     }), { log: () => undefined })
     : null;
   const mix = { tenant: 'demo', patients: 2000, procedures: 500 };
-  const results: Record<string, { null: ClientResult; runtime: ClientResult; ratio: number; durable?: ClientResult; durableRatio?: number }> = {};
+  const results: Record<string, {
+    null: ClientResult; runtime: ClientResult; ratio: number; durable?: ClientResult; durableRatio?: number;
+    openLoop?: { rate: number; eventsPerSecond: number; latencyMs: unknown };
+  }> = {};
   try {
     for (const frameEvents of [100, 1]) {
       // Small frames need more frames in flight to fill the pipe.
@@ -87,6 +112,11 @@ export async function runBench(argv: string[]): Promise<number> {
       const a = await runChild({ ...base, port: nul.port });
       const b = await runChild({ ...base, port: node.port });
       results[`frame${frameEvents}`] = { null: a, runtime: b, ratio: Number((b.eventsPerSecond / a.eventsPerSecond).toFixed(3)) };
+      // Then latency at 80 % of what the runtime sustained, measured by `vigil load` (open loop).
+      const rate = Math.max(100, Math.round(b.eventsPerSecond * 0.8));
+      const ol = await runOpenLoop(node.port, token, rate, frameEvents, Math.min(6, seconds));
+      results[`frame${frameEvents}`]!.openLoop = ol;
+      console.log(`${String(frameEvents).padStart(3)}-event frames: open loop at ${rate.toLocaleString()} ev/s offered: ${ol.eventsPerSecond.toLocaleString()} ev/s, latency ${JSON.stringify(ol.latencyMs)}`);
       if (durableNode) {
         const c = await runChild({ ...base, port: durableNode.port });
         results[`frame${frameEvents}`]!.durable = c;

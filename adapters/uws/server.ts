@@ -296,7 +296,7 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
     reply: (a: HttpAnswer) => void, fail: (e: unknown) => void, isAborted: () => boolean,
   ): void => {
     const q = new URLSearchParams(query);
-    if (url === '/healthz') return reply({ status: 200, body: { status: 'ok' } });
+    if (url === '/healthz') return reply({ status: 200, body: { status: 'ok', pid: process.pid } });
     if (url === '/readyz') {
       const r = deps.ready();
       return reply({ status: r.ready ? 200 : 503, body: { ready: r.ready, reasons: r.reasons } });
@@ -453,7 +453,9 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
   };
 
   return new Promise((resolve, reject) => {
-    app.listen(deps.host, deps.port, (sock: us_listen_socket | false) => {
+    // Exclusive: uWS otherwise binds with SO_REUSEPORT, and a second node started on a taken
+    // port would silently share its traffic instead of failing to start.
+    (app.listen as unknown as (h: string, p: number, o: number, cb: (s: us_listen_socket | false) => void) => void)(deps.host, deps.port, (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT: number }).LIBUS_LISTEN_EXCLUSIVE_PORT, (sock: us_listen_socket | false) => {
       if (!sock) return reject(new Error(`cannot listen on ${deps.host}:${deps.port}`));
       resolve({ port: uws.us_socket_local_port(sock as never), close: () => uws.us_listen_socket_close(sock) });
     });

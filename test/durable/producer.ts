@@ -145,8 +145,12 @@ export async function spawnNode(env: Record<string, string>, port: number): Prom
     if (proc.exitCode !== null) throw new Error(`vigil start exited ${proc.exitCode}:\n${out}`);
     try {
       const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      // The node answering must be this process (not another one on the port).
+      const h = r.ok ? ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { pid: number }) : null;
+      if (h && h.pid !== proc.pid) throw new Error(`port ${port} is answered by pid ${h.pid}, not the node just started (${proc.pid})`);
       if (r.ok) break;
-    } catch {
+    } catch (err) {
+      if ((err as Error).message.startsWith('port ')) throw err;
       // not listening yet
     }
     if (Date.now() > end) throw new Error(`vigil start not ready in 30 s:\n${out}`);

@@ -36,7 +36,9 @@ describe('durable mode: Redis or NATS restarted under load', () => {
         await node.stop('SIGKILL');
         const again = await spawnNode(env, port);
         try {
-          for (const [proc, count] of expectedCounts(frames)) expect(await procedureEvents(port, proc), `${proc} after restart`).toBe(count);
+          for (const [proc, count] of expectedCounts(frames)) {
+            expect(await procedureEvents(port, proc), `${proc} after restart; node log:\n${again.log()}\nfirst node log:\n${node.log()}`).toBe(count);
+          }
         } finally {
           await again.stop();
         }

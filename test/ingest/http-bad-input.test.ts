@@ -390,7 +390,7 @@ describe('read endpoints', () => {
   it('/healthz and /readyz', async () => {
     const h = await http(node(), '/healthz', { token: null });
     expect(h.status).toBe(200);
-    expect(h.body).toEqual({ status: 'ok' });
+    expect(h.body).toEqual({ status: 'ok', pid: process.pid });
     const r = await http(node(), '/readyz', { token: null });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({ ready: true, reasons: [] });
