@@ -4,6 +4,8 @@
 // generator knows, for every event it sent, what the ack should say, and keeps the oracle: which
 // event ids each actor accepted.
 
+import { mulberry32 } from './sketch-bench.js';
+
 /** What the node should do with an event. */
 export const EventClass = { Ok: 0, Duplicate: 1, Late: 2, Invalid: 3 } as const;
 export type EventClass = (typeof EventClass)[keyof typeof EventClass];
@@ -67,17 +69,8 @@ export interface FrameRecord {
   dropped: number;
 }
 
-/** mulberry32: a small seeded PRNG, so a scenario makes the same sequence of choices each run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (the sketch benchmark's mulberry32), so a scenario makes the same choices each run. */
+export const prng = mulberry32;
 
 interface RecentEvent {
   text: string;
