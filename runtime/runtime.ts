@@ -129,6 +129,8 @@ class HostSlot {
   chain: Promise<void> = Promise.resolve();
   /** Batches handed to the log and not yet sent. */
   appending = 0;
+  /** Resolved when every batch sent to this host is applied (a restore waits for its replay). */
+  appliedWaiters: (() => void)[] = [];
   keyGroups: number[] = [];
 
   constructor(id: number, ranges: [number, number][], capacity: number) {
@@ -418,6 +420,11 @@ export class ActorRuntime {
   private onApplied(host: HostSlot, appliedSeq: number): void {
     host.appliedSeq = appliedSeq;
     while (host.inFlight.length > 0 && host.inFlight[0]! <= appliedSeq) host.inFlight.shift();
+    if (host.inFlight.length === 0 && host.appliedWaiters.length > 0) {
+      const w = host.appliedWaiters;
+      host.appliedWaiters = [];
+      for (const f of w) f();
+    }
     let i = host.waitHead;
     while (i < host.waitSeq.length && host.waitSeq[i]! <= appliedSeq) {
       const s = host.waitSub[i]!;
@@ -487,6 +494,14 @@ export class ActorRuntime {
       },
     );
     const replayed = await this.replay(host);
+    // Restored means applied, not just sent: until the replay is in actor state, reads of these
+    // key groups would answer from an older past (or 404), so the host is not live (and the
+    // node not ready) before then. Live events for it wait in its builder meanwhile (bounded).
+    await new Promise<void>((resolve) => {
+      if (host.inFlight.length === 0 || host.generation !== gen) resolve();
+      else host.appliedWaiters.push(resolve);
+    });
+    if (host.generation !== gen) return; // died again while replaying: the newer launch owns it
     host.state = HostState.live;
     host.lastSentSeq = Math.max(host.lastSentSeq, host.appliedSeq);
     if (cause) {
@@ -878,6 +893,11 @@ export class ActorRuntime {
       if (!busy && !this.flushScheduled) return;
       await new Promise<void>((r) => setTimeout(r, 2));
     }
+  }
+
+  /** Hosts being restored (started, or replaced after dying) and not yet caught up. */
+  restoring(): number[] {
+    return this.hosts.filter((h) => h.state !== HostState.live && h.state !== HostState.stopped).map((h) => h.id);
   }
 
   get generation(): number[] {

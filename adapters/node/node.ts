@@ -198,7 +198,11 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       alerts,
       reads: liveReads(runtime, directory, () => Date.now()),
       metricsText: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
-      ready: () => ({ ready: health.reasons.length === 0, reasons: health.reasons }),
+      ready: () => {
+        const restoring = runtime.restoring();
+        const reasons = restoring.length > 0 ? [...health.reasons, `restoring shard hosts ${restoring.join(', ')}`] : health.reasons;
+        return { ready: reasons.length === 0, reasons };
+      },
       onAckLatency: (ms) => ackLatency.observe(ms / 1000),
       ...(analytics ? { analytics: analyticsReads(analytics.store), audit: (r: AuditRow) => analytics.audit(r) } : {}),
       ops: createOpsApi({
