@@ -37,27 +37,30 @@ export interface OracleActor {
   eventIds: number[];
 }
 
+/** The settings of a run, as the report records them (no token). LoadOptions extends this. */
+export interface LoadRunSettings {
+  url: string;
+  tenant: string;
+  rate: number;
+  duration: number;
+  connections: number;
+  batch: number;
+  patients: number;
+  procedures: number;
+  mix: { telemetry: number; vitals: number; biometric: number };
+  late: number;
+  duplicate: number;
+  invalid: number;
+  seed: number;
+  lateByMs: number;
+  drainSeconds: number;
+}
+
 export interface LoadReport {
   report: 'vigil load';
   version: 1;
   scenario: { name: string; description: string; file: string | null };
-  options: {
-    url: string;
-    tenant: string;
-    rate: number;
-    duration: number;
-    connections: number;
-    batch: number;
-    patients: number;
-    procedures: number;
-    mix: { telemetry: number; vitals: number; biometric: number };
-    late: number;
-    duplicate: number;
-    invalid: number;
-    seed: number;
-    lateByMs: number;
-    drainSeconds: number;
-  };
+  options: LoadRunSettings;
   run: { id: string; startedAt: string; finishedAt: string; node: string; elapsedSeconds: number; drainTimedOut: boolean };
   frames: {
     planned: number;

@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { CLASS_NAMES, EventClass, LoadEvents, type FrameRecord } from './load-events.js';
-import { latencyStats, round3, type LoadReport, type OracleActor, type TimelinePoint } from './load-report.js';
+import { latencyStats, round3, type LoadReport, type LoadRunSettings, type OracleActor, type TimelinePoint } from './load-report.js';
 import { repoRoot } from './paths.js';
 import { renderHtml } from './report-html.js';
 import { WsClient } from './ws-client.js';
@@ -42,26 +42,11 @@ export const scenarioSchema = z
 
 export type Scenario = z.infer<typeof scenarioSchema>;
 
-export interface LoadOptions {
+export interface LoadOptions extends LoadRunSettings {
   name: string;
   description: string;
   scenarioFile: string | null;
-  url: string;
   token: string;
-  tenant: string;
-  rate: number;
-  duration: number;
-  connections: number;
-  batch: number;
-  patients: number;
-  procedures: number;
-  mix: { telemetry: number; vitals: number; biometric: number };
-  late: number;
-  duplicate: number;
-  invalid: number;
-  seed: number;
-  lateByMs: number;
-  drainSeconds: number;
   actorPrefix: string | null;
   oracleIdLimit: number;
 }
