@@ -8,6 +8,7 @@ export const ErrorCode = {
   MailboxFull: 'mailbox_full',
   Overloaded: 'overloaded',
   NotOwner: 'not_owner',
+  Fenced: 'fenced',
   HostDied: 'host_died',
   ShuttingDown: 'shutting_down',
   SnapshotDecode: 'snapshot_decode_failed',

@@ -44,6 +44,13 @@ export interface SnapshotCommit {
   /** Key groups whose every event up to `checkpointSeq` is reflected by the stored snapshots. */
   readonly keyGroups: ArrayLike<number>;
   readonly checkpointSeq: number;
+  /**
+   * Cross-node fencing (several nodes, DESIGN.md decision 2). When given, the commit is written
+   * only if, for every listed key group, the store's fencing token is not above the token given
+   * for it (`tokens[i]` for `keyGroups[i]`); otherwise nothing is written and the commit fails
+   * with VigilError code `fenced`. Checked atomically with the writes. Absent: no check.
+   */
+  readonly fence?: { readonly keyGroups: ArrayLike<number>; readonly tokens: ArrayLike<number> };
 }
 
 export interface SnapshotStore {
@@ -53,6 +60,50 @@ export interface SnapshotStore {
   commit(commit: SnapshotCommit): Promise<void>;
   /** Checkpoint sequence per key group, 0 where none was written; same order as `keyGroups`. */
   checkpoints(keyGroups: ArrayLike<number>): Promise<number[]>;
+  /**
+   * Raises the fencing token of each key group to `token` (never lowers one). A node calls it
+   * when it takes a key group's lease, before reading its checkpoints: from then on a commit by
+   * the previous owner (with its older, lower token) is refused, so a paused node that wakes up
+   * after losing its lease cannot overwrite what the new owner restores from.
+   */
+  fence(keyGroups: ArrayLike<number>, token: number): Promise<void>;
+  /** Fencing tokens per key group, 0 where none was set; same order as `keyGroups`. */
+  fences(keyGroups: ArrayLike<number>): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+/** One lease held in a LeaseStore. */
+export interface Lease {
+  readonly key: string;
+  /** Who holds it (a node id) and what it published with it (e.g. its URL). */
+  readonly holder: string;
+  readonly value: string;
+  /**
+   * Changes on every acquire and renew; strictly increasing across the whole store, so the
+   * revision at acquire time is a fencing token: any later holder's is higher.
+   */
+  readonly revision: number;
+}
+
+/**
+ * Leases with expiry and compare-and-set (several nodes, DESIGN.md decision 2): key-group
+ * slots and node membership. A lease that is not renewed within the store's `ttlMs` disappears
+ * by itself, so a dead node's leases free up without anyone deciding it is dead.
+ */
+export interface LeaseStore {
+  /** How long a lease lives without a renewal. */
+  readonly ttlMs: number;
+  /** Takes `key` if nobody holds it; its revision, or null when it is held. */
+  acquire(key: string, holder: string, value: string): Promise<number | null>;
+  /**
+   * Extends a lease held at `revision`; the new revision, or null when the lease is no longer
+   * that one (expired, taken by another, released).
+   */
+  renew(key: string, holder: string, value: string, revision: number): Promise<number | null>;
+  /** Gives the lease up if it is still held at `revision`; true when it was. */
+  release(key: string, revision: number): Promise<boolean>;
+  /** Every live lease whose key starts with `prefix`. */
+  list(prefix: string): Promise<Lease[]>;
   close(): Promise<void>;
 }
 
