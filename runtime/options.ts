@@ -33,6 +33,15 @@ export const kDefaultRuntimeOptions = {
   maxLogEvents: 4_000_000,
   /** How long `close` waits for hosts to drain. */
   drainTimeoutMs: 30_000,
+  /**
+   * 'all': this runtime owns every key group and sends events to its hosts as it appends them
+   * (one node). 'leased': one node of several: it owns only the key groups it is given with
+   * `acquireKeyGroups` (from leases), and its hosts are fed by tailing the shared log, so an
+   * event appended by any node reaches its owner (DESIGN.md decision 2).
+   */
+  ownership: 'all' as 'all' | 'leased',
+  /** 'leased' only: how long the log tail waits before polling again when it found nothing. */
+  tailIdleMs: 5,
 };
 
 export type RuntimeOptions = typeof kDefaultRuntimeOptions;
@@ -40,7 +49,7 @@ export type RuntimeOptions = typeof kDefaultRuntimeOptions;
 const positiveInts = [
   'keyGroups', 'shards', 'hosts', 'maxBatchEvents', 'maxInFlightBatches', 'snapshotIntervalMs',
   'idleAfterMs', 'passivationSweepMs', 'mailboxLimit', 'maxParkedEvents', 'timerTickMs', 'maxLogEvents',
-  'drainTimeoutMs',
+  'drainTimeoutMs', 'tailIdleMs',
 ] as const;
 
 function invalid(name: string, rule: string, got: unknown): never {
@@ -61,6 +70,7 @@ export function resolveOptions(input: Partial<RuntimeOptions>): RuntimeOptions {
   if (o.keyGroups > 65535) invalid('keyGroups', 'must be at most 65535', o.keyGroups);
   if (o.shards > o.keyGroups) invalid('shards', `must be at most keyGroups (${o.keyGroups})`, o.shards);
   if (o.hosts > o.shards) o.hosts = o.shards;
+  if (o.ownership !== 'all' && o.ownership !== 'leased') invalid('ownership', "must be 'all' or 'leased'", o.ownership);
   if (!Array.isArray(o.actorModules) || o.actorModules.length === 0) {
     invalid('actorModules', 'must list at least one module URL', o.actorModules);
   }

@@ -43,8 +43,15 @@ export type ToHost =
    * passivate the actors of these key groups (snapshot first), commit, then stop owning them.
    */
   | { t: 'release'; req: number; ranges: [number, number][]; epoch: number }
-  /** Start owning these key groups (their actors activate from the snapshots just committed). */
-  | { t: 'acquire'; ranges: [number, number][]; epoch: number };
+  /**
+   * Start owning these key groups (their actors activate from the snapshots just committed).
+   * `replaying`: their log replay follows on this port, so they are not checkpointed until a
+   * `replayed` for them has been reached with everything before it applied (a checkpoint taken
+   * mid-replay would claim events that are in no snapshot yet).
+   */
+  | { t: 'acquire'; ranges: [number, number][]; epoch: number; replaying?: boolean }
+  /** Ordered after the replay of key groups acquired with `replaying`: they may be checkpointed. */
+  | { t: 'replayed'; ranges: [number, number][] };
 
 export interface ActorFailure {
   tenant: string;

@@ -74,6 +74,17 @@ const NO_REJECTIONS: readonly EventRejection[] = Object.freeze([]);
 export type SubmitCallback = (err: VigilError | null, result: SubmitResult) => void;
 
 export interface RuntimeHooks {
+  /**
+   * 'leased' ownership: false while this node cannot be sure it still holds its leases (it has
+   * not renewed them recently, e.g. it was paused). The log tail delivers nothing meanwhile.
+   */
+  canDeliver?: () => boolean;
+  /** 'leased' ownership: a commit was refused because another node fenced these key groups. */
+  onFenced?: (keyGroups: number[]) => void;
+  /** 'leased' ownership: every batch the log tail read (all key groups, owned or not). */
+  onTail?: (batch: EventBatch) => void;
+  /** 'leased' ownership: an ownership change or the log tail failed (it retries). */
+  onTailError?: (err: VigilError) => void;
   /** An actor's handler threw: it is now failed (its host keeps running). */
   onActorFailed?: (f: ActorFailure) => void;
   /** A host died and was replaced; its shards were restored. */
@@ -182,9 +193,20 @@ export class ActorRuntime {
   private readonly appends: number[] = [];
   private readonly appendSizes: number[] = [];
   private drainWaiters: (() => void)[] = [];
+  private readonly leased: boolean;
+  /** Key groups this runtime owns (all of them unless ownership is 'leased'). */
+  private readonly owned: Uint8Array;
+  /** 'leased': the fencing token each owned key group was acquired with. */
+  private readonly fenceToken: Float64Array;
+  /** 'leased': every event with sequence <= tailSeq has been read from the log and routed. */
+  private tailSeq = 0;
+  /** 'leased': ownership changes and host restores, run by the tail between two reads. */
+  private tailOps: (() => Promise<void>)[] = [];
+  private tailTask: Promise<void> | null = null;
+  private wakeTail: (() => void) | null = null;
   private readonly m: {
     events: CounterHandle; activations: CounterHandle; passivations: CounterHandle; failures: CounterHandle;
-    rejected: CounterHandle; restarts: CounterHandle; trimFailures: CounterHandle; fenced: CounterHandle;
+    rejected: CounterHandle; restarts: CounterHandle; trimFailures: CounterHandle; fenced: CounterHandle; fencedCommits: CounterHandle;
     rescales: CounterHandle; rescalePause: HistogramHandle; commitSeconds: HistogramHandle; commitBytes: HistogramHandle;
     snapshotsWritten: CounterHandle; restoreSeconds: HistogramHandle; alerts: CounterHandle; active: GaugeHandle; parked: GaugeHandle; logEvents: GaugeHandle;
   };
@@ -201,11 +223,11 @@ export class ActorRuntime {
     this.hostOfKg = new Uint16Array(options.keyGroups);
     for (let k = 0; k < options.keyGroups; k++) this.hostOfKg[k] = this.hostOfShard[this.shardMap.shardOf(k)]!;
     this.touched = new Uint8Array(options.hosts);
-    for (let h = 0; h < options.hosts; h++) {
-      const ranges: [number, number][] = [];
-      for (const r of this.shardMap.ranges()) if (this.hostOfShard[r.shard] === h) ranges.push([r.from, r.to]);
-      this.hosts.push(new HostSlot(h, ranges, options.maxBatchEvents));
-    }
+    this.leased = options.ownership === 'leased';
+    this.owned = new Uint8Array(options.keyGroups).fill(this.leased ? 0 : 1);
+    this.fenceToken = new Float64Array(options.keyGroups);
+    for (let h = 0; h < options.hosts; h++) this.hosts.push(new HostSlot(h, [], options.maxBatchEvents));
+    this.recomputeHostRanges();
     this.pool = new Piscina({
       filename: workerUrl(),
       minThreads: options.hosts,
@@ -223,6 +245,7 @@ export class ActorRuntime {
       restarts: mt.counter('vigil_host_restarts_total', 'Shard hosts replaced after dying', ['host']),
       trimFailures: mt.counter('vigil_log_trim_failures_total', 'Event log trims that failed (retried at the next checkpoint)'),
       fenced: mt.counter('vigil_fenced_writes_total', 'Snapshots refused because their key group belongs to another host'),
+      fencedCommits: mt.counter('vigil_fenced_commits_total', 'Commits the snapshot store refused because another node fenced their key groups (several nodes)'),
       rescales: mt.counter('vigil_rescales_total', 'Live shard rescales completed'),
       commitSeconds: mt.histogram('vigil_snapshot_commit_seconds', 'Snapshot commit (dirty actors + checkpoints) duration', [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]),
       commitBytes: mt.histogram('vigil_snapshot_commit_bytes', 'Encoded state written per snapshot commit', [1e3, 1e4, 1e5, 1e6, 1e7, 1e8]),
@@ -242,9 +265,12 @@ export class ActorRuntime {
     const rt = new ActorRuntime(options, defs.map((d) => d.kind), ports, hooks);
     rt.logHead = await ports.eventLog.head();
     rt.trimmedTo = rt.logHead;
+    // A leased node starts owning nothing: key groups come with leases, each restored then.
+    rt.tailSeq = rt.logHead;
     // Recovering a node: every host restores from the store and replays what the log still has.
     await Promise.all(rt.hosts.map((h) => rt.launch(h, null)));
     rt.maintenance();
+    if (rt.leased) rt.tailTask = rt.runTail();
     return rt;
   }
 
@@ -313,7 +339,8 @@ export class ActorRuntime {
   writable(): boolean {
     if (this.heldEvents.length > this.options.maxBatchEvents * this.options.maxInFlightBatches) return false;
     if (this.retained > this.options.maxLogEvents) return false;
-    for (const h of this.hosts) if (h.inFlight.length + h.appending >= this.options.maxInFlightBatches) return false;
+    // Leased: the log is the buffer between producers and hosts (the tail paces itself).
+    for (const h of this.hosts) if ((this.leased ? 0 : h.inFlight.length) + h.appending >= this.options.maxInFlightBatches) return false;
     return true;
   }
 
@@ -349,6 +376,7 @@ export class ActorRuntime {
    * be trimmed past events that were never its own. Called on flush and on a slow timer.
    */
   private heartbeat(): void {
+    if (this.leased) return; // the tail tells every host how far the log went
     const now = this.ports.clock.now();
     for (const host of this.hosts) {
       if (host.state === HostState.live && host.builder.n === 0 && host.appending === 0 &&
@@ -367,7 +395,8 @@ export class ActorRuntime {
   private cancelMaintenance: (() => void) | null = null;
 
   private flushHost(host: HostSlot): void {
-    if (host.state !== HostState.live) return; // held (bounded by writable()) until restored
+    // Held (bounded by writable()) until restored. Leased: the append does not need the host.
+    if (!this.leased && host.state !== HostState.live) return;
     const batch = sealBatch(host.builder);
     host.builder = emptyBatch(this.options.maxBatchEvents);
     const subs = host.unflushed;
@@ -389,11 +418,24 @@ export class ActorRuntime {
         this.notifyWritable();
         return;
       }
+      const lastSeq = base + batch.n - 1;
+      if (lastSeq > this.logHead) this.logHead = lastSeq;
+      if (this.leased) {
+        // One node of several: the batch is durable in the shared log and its owners (any
+        // node) will apply it from there, so this is the producer's ack. Actor verdicts
+        // (duplicates, lateness) are counted by the owner and go to the dead-letter subject.
+        host.appending--;
+        for (const s of subs) {
+          if (lastSeq > s.lastSeq) s.lastSeq = lastSeq;
+          if (--s.remaining === 0) s.cb?.(null, { events: s.events, lastSeq: s.lastSeq, duplicates: s.duplicates, rejected: s.rejected ?? NO_REJECTIONS });
+        }
+        this.wakeTail?.();
+        this.notifyWritable();
+        return;
+      }
       assignSeq(batch, base);
       origin.base = base;
       host.origins.push(origin);
-      const lastSeq = base + batch.n - 1;
-      if (lastSeq > this.logHead) this.logHead = lastSeq;
       this.appends.push(lastSeq);
       this.appendSizes.push(batch.n);
       this.retained += batch.n;
@@ -493,7 +535,7 @@ export class ActorRuntime {
         }
       },
     );
-    const replayed = await this.replay(host);
+    const replayed = await this.replay(host, this.leased ? this.tailSeq : Infinity);
     // Restored means applied, not just sent: until the replay is in actor state, reads of these
     // key groups would answer from an older past (or 404), so the host is not live (and the
     // node not ready) before then. Live events for it wait in its builder meanwhile (bounded).
@@ -513,6 +555,16 @@ export class ActorRuntime {
   }
 
   private async replace(host: HostSlot, cause: VigilError): Promise<void> {
+    if (this.leased) {
+      // Restored between two reads of the tail, so its replay ends exactly where the tail is.
+      host.state = HostState.restoring;
+      await this.runOp(() => this.replaceNow(host, cause));
+      return;
+    }
+    await this.replaceNow(host, cause);
+  }
+
+  private async replaceNow(host: HostSlot, cause: VigilError): Promise<void> {
     const old = host.port;
     host.port = null;
     old?.close();
@@ -523,7 +575,7 @@ export class ActorRuntime {
   }
 
   /** Feeds a (re)started host every logged event of its key groups past their checkpoints. */
-  private async replay(host: HostSlot): Promise<number> {
+  private async replay(host: HostSlot, until: number): Promise<number> {
     const log = this.ports.eventLog;
     const cps = await this.ports.snapshotStore.checkpoints(host.keyGroups);
     const cp = new Float64Array(this.options.keyGroups);
@@ -536,18 +588,20 @@ export class ActorRuntime {
     let replayed = 0;
     let after = Math.max(from, 0);
     const mine = this.hostOfKg;
-    for (;;) {
+    const owned = this.owned;
+    while (after < until) {
       const chunk = await log.read(after, 8192);
       if (!chunk || chunk.n === 0) break;
       const out = emptyBatch(chunk.n);
       for (let i = 0; i < chunk.n; i++) {
         const kg = chunk.kg[i]!;
         const seq = chunk.seq[i]!;
-        if (mine[kg] === host.id && seq > cp[kg]!) {
+        if (seq > until) break;
+        if (mine[kg] === host.id && owned[kg] === 1 && seq > cp[kg]!) {
           pushEvent(out, kg, chunk.kind[i]!, chunk.tenant[i]!, chunk.id[i]!, chunk.time[i]!, chunk.body[i], seq);
         }
       }
-      after = chunk.seq[chunk.n - 1]!;
+      after = Math.min(chunk.seq[chunk.n - 1]!, until);
       replayed += out.n;
       host.inFlight.push(after);
       host.lastSentSeq = after;
@@ -556,7 +610,7 @@ export class ActorRuntime {
     if (after > this.logHead) this.logHead = after;
     // Tells the host how far the log went even when nothing was left to replay, so producers
     // waiting on events its checkpoint already covered are acked.
-    this.sendEmpty(host, this.logHead);
+    this.sendEmpty(host, this.leased ? until : this.logHead);
     return replayed;
   }
 
@@ -584,17 +638,29 @@ export class ActorRuntime {
         const port = host.port;
         // Fencing: a host writes only key groups the current map gives it (a released key group
         // is still its own until its `released` arrives, which follows this commit).
+        // Leased: and only key groups this node still owns (a dropped lease's actors are not
+        // written), each with the token its lease was taken with, checked by the store.
+        const owned = this.owned;
         const keyGroups: number[] = [];
-        for (const [a, b] of msg.ranges) for (let k = a; k < b; k++) if (this.hostOfKg[k] === host.id) keyGroups.push(k);
+        for (const [a, b] of msg.ranges) for (let k = a; k < b; k++) if (this.hostOfKg[k] === host.id && owned[k] === 1) keyGroups.push(k);
+        const fenceKgs = this.leased ? new Set(keyGroups) : null;
         const snapshots = msg.snapshots.filter((r) => {
           const { tenant, kind, id } = parseActorKey(r.key);
-          return this.hostOfKg[keyGroupOf(tenant, kind, id, this.options.keyGroups)] === host.id;
+          const kg = keyGroupOf(tenant, kind, id, this.options.keyGroups);
+          if (this.hostOfKg[kg] !== host.id || owned[kg] !== 1) return false;
+          fenceKgs?.add(kg);
+          return true;
         });
         if (snapshots.length !== msg.snapshots.length) this.m.fenced.inc(msg.snapshots.length - snapshots.length);
+        let fence: { keyGroups: number[]; tokens: number[] } | undefined;
+        if (fenceKgs !== null) {
+          const kgs = [...fenceKgs];
+          fence = { keyGroups: kgs, tokens: kgs.map((k) => this.fenceToken[k]!) };
+        }
         const commitStarted = this.ports.clock.now();
         let bytes = 0;
         for (const r of snapshots) bytes += r.data.length;
-        this.ports.snapshotStore.commit({ snapshots, keyGroups, checkpointSeq: msg.checkpointSeq }).then(
+        this.ports.snapshotStore.commit({ snapshots, keyGroups, checkpointSeq: msg.checkpointSeq, ...(fence ? { fence } : {}) }).then(
           () => {
             this.m.commitSeconds.observe((this.ports.clock.now() - commitStarted) / 1000);
             this.m.commitBytes.observe(bytes);
@@ -605,7 +671,19 @@ export class ActorRuntime {
               this.maybeTrim();
             }
           },
-          (err: unknown) => port?.postMessage({ t: 'committed', req: msg.req, error: toWire(err) } satisfies ToHost),
+          (err: unknown) => {
+            port?.postMessage({ t: 'committed', req: msg.req, error: toWire(err) } satisfies ToHost);
+            if (fence && (err as { code?: unknown }).code === ErrorCode.Fenced) {
+              this.m.fencedCommits.inc();
+              void this.ports.snapshotStore.fences(fence.keyGroups).then(
+                (stored) => {
+                  const lost = fence.keyGroups.filter((k, i) => stored[i]! > fence.tokens[i]! && this.fenceToken[k] === fence.tokens[i]);
+                  if (lost.length > 0) this.hooks.onFenced?.(lost);
+                },
+                () => undefined,
+              );
+            }
+          },
         );
         break;
       }
@@ -678,6 +756,8 @@ export class ActorRuntime {
   }
 
   private maybeTrim(): void {
+    // Leased: the log is shared, so only the cluster-wide minimum checkpoint may trim it.
+    if (this.leased) return;
     let min = Infinity;
     for (const h of this.hosts) if (h.committedSeq < min) min = h.committedSeq;
     if (Number.isFinite(min) && min > this.trimmedTo) {
@@ -704,6 +784,8 @@ export class ActorRuntime {
   /** One actor's state: live from its host when resident, else from its last snapshot. */
   async inspect(kind: string, tenant: string, id: string): Promise<(ActorInspection & { state: unknown }) | null> {
     if (!this.kindIndex.has(kind)) throw new VigilError(ErrorCode.UnknownActorKind, `unknown actor kind ${JSON.stringify(kind)}`);
+    const kg = keyGroupOf(tenant, kind, id, this.options.keyGroups);
+    if (this.owned[kg] !== 1) throw new VigilError(ErrorCode.NotOwner, `key group ${kg} of ${kind} ${tenant}/${id} is not owned by this node`);
     const host = this.hostOf(kind, tenant, id);
     const live = host.control ? await host.control.inspect(kind, tenant, id) : null;
     if (live) return { ...live, state: live.data === null ? null : JSON.parse(live.data) };
@@ -732,6 +814,241 @@ export class ActorRuntime {
     );
   }
 
+  // ------------------------------------------------------------------ leased ownership
+
+  /** 'leased': key groups this node owns now. */
+  ownedKeyGroups(): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < this.owned.length; k++) if (this.owned[k] === 1) out.push(k);
+    return out;
+  }
+
+  /** Whether this runtime owns the actor's key group (always, unless ownership is 'leased'). */
+  owns(kind: string, tenant: string, id: string): boolean {
+    return this.owned[keyGroupOf(tenant, kind, id, this.options.keyGroups)] === 1;
+  }
+
+  /** 'leased': how far the log has been read and routed to this node's hosts. */
+  get tailPosition(): number {
+    return this.tailSeq;
+  }
+
+  /**
+   * 'leased': start owning `keyGroups`, whose lease was taken with fencing token `token`. Runs
+   * between two reads of the log tail, so nothing is delivered meanwhile: the store is fenced
+   * first (the previous owner can no longer commit), the hosts take the key groups, the log is
+   * replayed from their checkpoints up to the tail, and from the next read on they are live.
+   */
+  acquireKeyGroups(keyGroups: readonly number[], token: number): Promise<void> {
+    this.requireLeased('acquireKeyGroups');
+    return this.runOp(async () => {
+      const kgs = keyGroups.filter((k) => this.owned[k] !== 1);
+      if (kgs.length === 0) return;
+      await this.ports.snapshotStore.fence(kgs, token);
+      const cps = await this.ports.snapshotStore.checkpoints(kgs);
+      for (const k of kgs) {
+        this.owned[k] = 1;
+        this.fenceToken[k] = token;
+      }
+      this.recomputeHostRanges();
+      const per = this.rangesPerHost(kgs);
+      for (const [h, ranges] of per) this.hosts[h]!.port?.postMessage({ t: 'acquire', ranges, epoch: this.shardMap.epoch, replaying: true } satisfies ToHost);
+      try {
+        await this.replayKeyGroups(kgs, cps);
+      } catch (err) {
+        // Not restored: let go of them again (nothing of theirs was committed as checkpoint).
+        await this.dropNow(kgs);
+        throw err;
+      }
+      for (const [h, ranges] of per) this.hosts[h]!.port?.postMessage({ t: 'replayed', ranges } satisfies ToHost);
+    });
+  }
+
+  /**
+   * 'leased': hand `keyGroups` over gracefully: their actors passivate and one commit writes
+   * their snapshots and checkpoints (still under this node's tokens), so the next owner has
+   * little to replay. Waits at most `timeoutMs` for that commit; past it they are dropped
+   * instead (the next owner replays more, nothing is lost: the log still has every event past
+   * the last checkpoint that did get written).
+   */
+  releaseKeyGroups(keyGroups: readonly number[], timeoutMs = 5000): Promise<void> {
+    this.requireLeased('releaseKeyGroups');
+    return this.runOp(async () => {
+      const kgs = keyGroups.filter((k) => this.owned[k] === 1);
+      if (kgs.length === 0) return;
+      const per = this.rangesPerHost(kgs);
+      let timer: (() => void) | null = null;
+      const timeout = new Promise<void>((r) => (timer = this.ports.clock.setTimeout(r, timeoutMs)));
+      await Promise.race([Promise.all([...per].map(([h, ranges]) => this.releaseOn(this.hosts[h]!, ranges, this.shardMap.epoch))), timeout]);
+      (timer as (() => void) | null)?.();
+      for (const k of kgs) this.owned[k] = 0;
+      this.recomputeHostRanges();
+    });
+  }
+
+  /**
+   * 'leased': stop owning `keyGroups` at once, writing nothing of theirs: the lease is lost (or
+   * about to be), so another node may already own them and restore from the store.
+   */
+  dropKeyGroups(keyGroups: readonly number[]): Promise<void> {
+    this.requireLeased('dropKeyGroups');
+    // Not owned from this instant, before the op runs: commits already on their way are
+    // filtered by `owned` and the tail stops delivering them.
+    const kgs = keyGroups.filter((k) => this.owned[k] === 1);
+    for (const k of kgs) this.owned[k] = 0;
+    return this.runOp(() => this.dropNow(kgs, true));
+  }
+
+  private async dropNow(kgs: readonly number[], alreadyClear = false): Promise<void> {
+    if (kgs.length === 0) return;
+    // The hosts' ranges still include them until recomputed: that is how we find the hosts.
+    const per = this.rangesPerHost(kgs);
+    if (!alreadyClear) for (const k of kgs) this.owned[k] = 0;
+    this.recomputeHostRanges();
+    // A release whose commit writes nothing of theirs (filtered by `owned`): the host lets
+    // their actors go. Not awaited: it completes with the host's next successful commit.
+    for (const [h, ranges] of per) void this.releaseOn(this.hosts[h]!, ranges, this.shardMap.epoch);
+  }
+
+  private requireLeased(what: string): void {
+    if (!this.leased) throw new VigilError(ErrorCode.InvalidOption, `${what} needs ownership 'leased'`);
+  }
+
+  private rangesPerHost(kgs: readonly number[]): Map<number, [number, number][]> {
+    const per = new Map<number, [number, number][]>();
+    for (const k of [...kgs].sort((a, b) => a - b)) addKg(per, this.hostOfKg[k]!, k);
+    return per;
+  }
+
+  /** Queues `op` for the tail to run between two reads; settles with it. */
+  private runOp(op: () => Promise<void>): Promise<void> {
+    if (this.closing) return Promise.reject(new VigilError(ErrorCode.ShuttingDown, 'runtime is shutting down'));
+    return new Promise<void>((resolve, reject) => {
+      this.tailOps.push(() => op().then(resolve, (err: unknown) => {
+        reject(err);
+      }));
+      this.wakeTail?.();
+    });
+  }
+
+  /** Replays the log from the given checkpoints up to the tail, for newly acquired key groups. */
+  private async replayKeyGroups(kgs: readonly number[], cps: readonly number[]): Promise<void> {
+    const want = new Float64Array(this.options.keyGroups).fill(-1);
+    let after = Infinity;
+    kgs.forEach((k, i) => {
+      want[k] = cps[i]!;
+      if (cps[i]! < after) after = cps[i]!;
+    });
+    const until = this.tailSeq;
+    const H = this.hosts.length;
+    while (after < until) {
+      const chunk = await this.ports.eventLog.read(after, 8192);
+      if (!chunk || chunk.n === 0) break;
+      const outs: (EventBatch | null)[] = new Array(H).fill(null);
+      for (let i = 0; i < chunk.n; i++) {
+        const seq = chunk.seq[i]!;
+        if (seq > until) break;
+        const kg = chunk.kg[i]!;
+        if (want[kg]! < 0 || seq <= want[kg]! || this.owned[kg] !== 1) continue;
+        const h = this.hostOfKg[kg]!;
+        const out = (outs[h] ??= emptyBatch(64));
+        pushEvent(out, kg, chunk.kind[i]!, chunk.tenant[i]!, chunk.id[i]!, chunk.time[i]!, chunk.body[i], seq);
+      }
+      after = Math.min(chunk.seq[chunk.n - 1]!, until);
+      for (let h = 0; h < H; h++) {
+        const out = outs[h];
+        const host = this.hosts[h]!;
+        if (!out || !host.port) continue;
+        // Stamped with what the host has already been sent: its applied sequence never goes
+        // backwards, and "applied through lastSeq" stays true once this batch is applied.
+        const lastSeq = Math.max(host.lastSentSeq, after);
+        host.inFlight.push(lastSeq);
+        host.lastSentSeq = lastSeq;
+        host.port.postMessage({ t: 'events', batch: sealBatch(out), lastSeq } satisfies ToHost);
+      }
+    }
+  }
+
+  /**
+   * 'leased': reads the shared log in order and sends each host the events of the key groups
+   * this node owns. One loop, so ownership changes (run between two reads) never interleave
+   * with delivery: a key group's replay ends exactly where its live events begin.
+   */
+  private async runTail(): Promise<void> {
+    const log = this.ports.eventLog;
+    const H = this.hosts.length;
+    const max = this.options.maxBatchEvents * 4;
+    while (!this.closing) {
+      while (this.tailOps.length > 0 && !this.closing) {
+        try {
+          await this.tailOps.shift()!();
+        } catch (err) {
+          this.hooks.onTailError?.(err instanceof VigilError ? err : new VigilError(ErrorCode.Internal, toWire(err).message, { cause: err }));
+        }
+      }
+      if (this.closing) break;
+      if (this.hooks.canDeliver && !this.hooks.canDeliver()) {
+        await this.tailWait(20);
+        continue;
+      }
+      // Bounded: a host with too much unapplied stops the tail (the log holds the rest).
+      if (this.hosts.some((h) => h.inFlight.length >= this.options.maxInFlightBatches)) {
+        await this.tailWait(1);
+        continue;
+      }
+      let chunk: EventBatch | undefined;
+      try {
+        chunk = await log.read(this.tailSeq, max);
+      } catch (err) {
+        this.hooks.onTailError?.(new VigilError(ErrorCode.StoreUnavailable, `log tail: ${toWire(err).message}`, { cause: err }));
+        await this.tailWait(250);
+        continue;
+      }
+      if (!chunk || chunk.n === 0) {
+        await this.tailWait(this.options.tailIdleMs);
+        continue;
+      }
+      // Re-checked after the read: a pause (or a lapse of the leases) may have happened during it.
+      if (this.hooks.canDeliver && !this.hooks.canDeliver()) continue;
+      const outs: (EventBatch | null)[] = new Array(H).fill(null);
+      const owned = this.owned;
+      for (let i = 0; i < chunk.n; i++) {
+        const kg = chunk.kg[i]!;
+        if (owned[kg] !== 1) continue;
+        const h = this.hostOfKg[kg]!;
+        const out = (outs[h] ??= emptyBatch(chunk.n));
+        pushEvent(out, kg, chunk.kind[i]!, chunk.tenant[i]!, chunk.id[i]!, chunk.time[i]!, chunk.body[i], chunk.seq[i]!);
+      }
+      const lastSeq = chunk.seq[chunk.n - 1]!;
+      this.tailSeq = lastSeq;
+      if (lastSeq > this.logHead) this.logHead = lastSeq;
+      for (let h = 0; h < H; h++) {
+        const host = this.hosts[h]!;
+        if (host.state !== HostState.live || !host.port) continue;
+        host.inFlight.push(lastSeq);
+        host.lastSentSeq = lastSeq;
+        // Every host hears how far the log went, with or without events of its own: that is
+        // what advances its checkpoints (and lets the log be trimmed).
+        const out = outs[h];
+        host.port.postMessage({ t: 'events', batch: out ? sealBatch(out) : emptyBatch(0), lastSeq } satisfies ToHost);
+      }
+      this.hooks.onTail?.(chunk);
+    }
+  }
+
+  private tailWait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let cancel: (() => void) | null = null;
+      const done = (): void => {
+        this.wakeTail = null;
+        cancel?.();
+        resolve();
+      };
+      this.wakeTail = done;
+      cancel = this.ports.clock.setTimeout(done, ms);
+    });
+  }
+
   // ------------------------------------------------------------------ live rescale
 
   private moving: Uint8Array | null = null;
@@ -755,6 +1072,9 @@ export class ActorRuntime {
       throw new VigilError(ErrorCode.InvalidOption, `shard count must be an integer from 1 to ${this.options.keyGroups}; got ${shards}`);
     }
     if (this.moving !== null) throw new VigilError('rescale_in_progress', 'a rescale is already in progress');
+    if (this.leased) {
+      throw new VigilError(ErrorCode.InvalidOption, 'live shard rescale runs on a single node; with several nodes, add or remove nodes instead');
+    }
     if (this.closing) throw new VigilError(ErrorCode.ShuttingDown, 'runtime is shutting down');
     const from = this.shardMap.shardCount;
     const next = new ShardMap(this.options.keyGroups, shards, this.shardMap.epoch + 1);
@@ -812,12 +1132,23 @@ export class ActorRuntime {
     this.hostOfKg.set(nextHostOfKg);
     this.hostOfShard = new Uint16Array(next.shardCount);
     for (let s = 0; s < next.shardCount; s++) this.hostOfShard[s] = s % this.options.hosts;
+    this.recomputeHostRanges();
+  }
+
+  /** Each host's ranges: the key groups the map gives it that this runtime owns. */
+  private recomputeHostRanges(): void {
     for (const h of this.hosts) {
-      const ranges: [number, number][] = [];
-      for (const r of next.ranges()) if (this.hostOfShard[r.shard] === h.id) ranges.push([r.from, r.to]);
-      h.ranges = ranges;
+      h.ranges = [];
       h.keyGroups = [];
-      for (const [a, b] of ranges) for (let k = a; k < b; k++) h.keyGroups.push(k);
+    }
+    const K = this.options.keyGroups;
+    for (let k = 0; k < K; k++) {
+      if (this.owned[k] !== 1) continue;
+      const h = this.hosts[this.hostOfKg[k]!]!;
+      const last = h.ranges[h.ranges.length - 1];
+      if (last && last[1] === k) last[1] = k + 1;
+      else h.ranges.push([k, k + 1]);
+      h.keyGroups.push(k);
     }
   }
 
@@ -889,7 +1220,10 @@ export class ActorRuntime {
     for (;;) {
       if (this.flushScheduled) await new Promise<void>((r) => setImmediate(r));
       await Promise.all(this.hosts.map((h) => h.chain));
-      const busy = this.hosts.some((h) => h.inFlight.length > 0 || h.appending > 0 || h.builder.n > 0 || h.state !== HostState.live);
+      const busy = this.hosts.some((h) => h.inFlight.length > 0 || h.appending > 0 || h.builder.n > 0 || h.state !== HostState.live) ||
+        // Leased: what was appended here must have gone past the tail, unless this node may
+        // not deliver now (its leases lapsed): then nothing more will be applied here anyway.
+        (this.leased && (this.tailOps.length > 0 || (this.tailSeq < this.logHead && this.hooks.canDeliver?.() !== false)));
       if (!busy && !this.flushScheduled) return;
       await new Promise<void>((r) => setTimeout(r, 2));
     }
@@ -910,6 +1244,8 @@ export class ActorRuntime {
     await this.settle().catch(() => undefined);
     this.closing = true;
     this.cancelMaintenance?.();
+    this.wakeTail?.();
+    await this.tailTask;
     const drains = this.hosts.map(async (h) => {
       const ctl = h.control;
       if (!ctl) return;

@@ -193,6 +193,8 @@ export class ShardHost {
   private stopped = false;
   /** Key groups released since the last commit: checkpointed once more, by their last owner. */
   private extraCheckpoints: [number, number][] = [];
+  /** Acquired key groups whose replay is not applied yet: owned, but not checkpointed. */
+  private replaying: [number, number][] = [];
   private epoch = 1;
   private nowCache = 0;
   private cancelTick: (() => void) | null = null;
@@ -246,13 +248,15 @@ export class ShardHost {
         this.onCommitted(msg.req, msg.error);
         break;
       case 'release':
+      case 'replayed':
         // Ordered with events: queued behind anything the host is holding back.
         if (this.paused || this.inbox.length > 0 || this.parkedTotal > 0) this.inbox.push(msg);
-        else this.release(msg.req, msg.ranges, msg.epoch);
+        else this.process(msg);
         break;
       case 'acquire':
         for (const [from, to] of msg.ranges) this.owned.fill(1, from, to);
         this.init.ranges = mergeRanges([...this.init.ranges, ...msg.ranges]);
+        if (msg.replaying) this.replaying = mergeRanges([...this.replaying, ...msg.ranges]);
         this.epoch = msg.epoch;
         break;
     }
@@ -264,6 +268,12 @@ export class ShardHost {
       this.release(msg.req, msg.ranges, msg.epoch);
       return;
     }
+    if (msg.t === 'replayed') {
+      // Everything before this message is applied (it waited for parked events, see
+      // resumeInbox): from here a checkpoint of these key groups is backed by actor state.
+      this.replaying = subtractRanges(this.replaying, msg.ranges);
+      return;
+    }
     if (msg.t === 'events') this.applyBatch(msg.batch, msg.lastSeq);
     else if (msg.t === 'messages') this.deliverMessages(msg.batch);
     this.drainLocal();
@@ -273,8 +283,10 @@ export class ShardHost {
 
   private resumeInbox(): void {
     while (!this.paused && this.inbox.length > 0 && !this.stopped) {
-      // A release waits until every event before it is applied (no actor still activating).
-      if (this.inbox[0]!.t === 'release' && this.parkedTotal > 0) return;
+      // A release (or the end of a replay) waits until every event before it is applied (no
+      // actor still activating).
+      const t = this.inbox[0]!.t;
+      if ((t === 'release' || t === 'replayed') && this.parkedTotal > 0) return;
       this.process(this.inbox.shift()!);
     }
   }
@@ -299,6 +311,7 @@ export class ShardHost {
     }
     for (const [from, to] of ranges) this.owned.fill(0, from, to);
     this.init.ranges = subtractRanges(this.init.ranges, ranges);
+    this.replaying = subtractRanges(this.replaying, ranges);
     this.epoch = epoch;
     this.commit(() => this.post({ t: 'released', req, actors: moved }), ranges);
   }
@@ -775,7 +788,8 @@ export class ShardHost {
     const req = this.nextReq++;
     this.commitInFlight = { req, passivated: snapshots, waiters: this.commitWaiters };
     this.commitWaiters = [];
-    const ranges = this.extraCheckpoints.length > 0 ? [...this.init.ranges, ...this.extraCheckpoints] : this.init.ranges;
+    let ranges = this.extraCheckpoints.length > 0 ? [...this.init.ranges, ...this.extraCheckpoints] : this.init.ranges;
+    if (this.replaying.length > 0) ranges = subtractRanges(ranges, this.replaying);
     this.extraCheckpoints = [];
     this.post({ t: 'commit', req, snapshots, checkpointSeq: this.appliedSeq, ranges });
   }

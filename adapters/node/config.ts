@@ -32,6 +32,17 @@ export const nodeConfigSchema = z
     /** Frames a WebSocket client may have un-acked. */
     credit: z.coerce.number().int().min(1).max(4096).default(64),
     idleTimeoutSec: z.coerce.number().int().min(0).max(960).default(120),
+    /**
+     * Set it to run as one node of several (needs durable mode and a shared admin token): key
+     * groups are leased from NATS and any node accepts any event. Unique per node.
+     */
+    nodeId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" and "-", at most 64').optional(),
+    /** Where the other nodes reach this one (reads are forwarded there). Default http://host:port. */
+    advertiseUrl: z.string().url().optional(),
+    /** A node that has not renewed its leases for this long loses them to the others. */
+    leaseMs: z.coerce.number().int().min(300).max(600_000).default(3000),
+    /** Lease slots the key groups are split into; fixed for the life of a cluster. */
+    clusterSlots: z.coerce.number().int().min(1).max(4096).default(64),
     /** Clinical thresholds (actors/config.ts). */
     clinical: z.record(z.string(), z.unknown()).default({}),
   })
@@ -58,6 +69,10 @@ const ENV: Record<string, keyof NodeConfig> = {
   VIGIL_MAX_BATCH_EVENTS: 'maxBatchEvents',
   VIGIL_CREDIT: 'credit',
   VIGIL_IDLE_TIMEOUT_SEC: 'idleTimeoutSec',
+  VIGIL_NODE_ID: 'nodeId',
+  VIGIL_ADVERTISE_URL: 'advertiseUrl',
+  VIGIL_LEASE_MS: 'leaseMs',
+  VIGIL_CLUSTER_SLOTS: 'clusterSlots',
 };
 
 /** The environment variable behind each setting (documented in the README, checked by tests). */

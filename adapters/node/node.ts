@@ -22,6 +22,19 @@ import { FanoutAlertSink, startAnalytics } from './analytics.js';
 import { analyticsReads } from './analytics-reads.js';
 import type { AuditRow } from '../uws/server.js';
 import type { AlertSink } from '../../runtime/ports.js';
+import type { EventBatch } from '../../runtime/batch.js';
+import { ClusterCoordinator } from '../../runtime/cluster.js';
+import { keyGroupOf } from '../../runtime/keygroups.js';
+import type { RuntimeEvent } from '../../runtime/runtime.js';
+import { JetStreamLeaseStore } from '../nats/leases.js';
+import { forwardActorRead } from './forward.js';
+
+/** The events of a batch read from the log, as the directory notes them. */
+function tailEvents(b: EventBatch, kinds: readonly string[]): RuntimeEvent[] {
+  const out: RuntimeEvent[] = new Array<RuntimeEvent>(b.n);
+  for (let i = 0; i < b.n; i++) out[i] = { tenant: b.tenant[i]!, kind: kinds[b.kind[i]!]!, id: b.id[i]!, time: b.time[i]!, body: b.body[i] };
+  return out;
+}
 
 export interface VigilNode {
   readonly port: number;
@@ -44,6 +57,10 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     // Durable state is the log and the snapshots together: either alone loses data on a crash.
     throw new ConfigError('durable mode needs both VIGIL_NATS_URL and VIGIL_REDIS_URL');
   }
+  const clustered = config.nodeId !== undefined;
+  if (clustered && !config.natsUrl) throw new ConfigError('VIGIL_NODE_ID (several nodes) needs durable mode: set VIGIL_NATS_URL and VIGIL_REDIS_URL');
+  // Nodes forward reads to each other with the admin token, so they must share one.
+  if (clustered && !config.adminToken) throw new ConfigError('VIGIL_NODE_ID (several nodes) needs VIGIL_ADMIN_TOKEN, the same on every node');
   const metrics = new PrometheusMetrics();
   const tokens = new TokenBook();
   const generated: { demo?: string; admin?: string } = {};
@@ -99,6 +116,10 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     clock: systemClock,
     metrics,
   };
+  // Several nodes: the coordinator is created once the node listens (it publishes its URL), but
+  // the runtime asks it from the start; until then, and without one, these answer "alone".
+  let coordinator: ClusterCoordinator | null = null;
+  const directory = new PatientDirectory();
   const runtime = await ActorRuntime.start(
     {
       actorModules: [clinicalActorsModule()],
@@ -106,11 +127,21 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       shards: config.shards,
       hosts: Math.min(config.hosts, config.shards),
       keyGroups: config.keyGroups,
+      ownership: clustered ? 'leased' : 'all',
     },
     ports,
     {
       onActorFailed: (f) => log(`actor failed: ${f.kind} ${f.tenant}/${f.id}: ${f.error.message}`),
       onHostRestarted: (i) => log(`shard host ${i.hostId} replaced (generation ${i.generation}) after: ${i.cause.message}; replayed ${i.replayed} events in ${i.ms} ms`),
+      ...(clustered
+        ? {
+            canDeliver: () => coordinator?.canDeliver() ?? false,
+            onFenced: (kgs: number[]) => coordinator?.onFenced(kgs),
+            onTailError: (e: Error) => log(`cluster: ${e.message}`),
+            // Every node reads the whole log, so every node's patient list is the cluster's.
+            onTail: (b: EventBatch) => directory.note(tailEvents(b, runtime.kinds)),
+          }
+        : {}),
     },
   );
 
@@ -170,7 +201,6 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       if (d) dups.inc(d);
     },
   };
-  const directory = new PatientDirectory();
   const dlqCount = metrics.counter('vigil_dlq_events_total', 'Rejected events sent to the dead-letter subject');
   const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs, source) => {
     directory.note(evs);
@@ -196,7 +226,13 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       ingest,
       tokens,
       alerts,
-      reads: liveReads(runtime, directory, () => Date.now()),
+      reads: liveReads(runtime, directory, () => Date.now(), clustered ? {
+        forward: (kind, tenant, id) => {
+          const owner = coordinator?.ownerOf(keyGroupOf(tenant, kind, id, runtime.options.keyGroups)) ?? null;
+          return forwardActorRead(owner, kind, tenant, id, config.adminToken!);
+        },
+        status: () => coordinator?.status() ?? null,
+      } : undefined),
       metricsText: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
       ready: () => {
         const restoring = runtime.restoring();
@@ -217,6 +253,24 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     throw err;
   }
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
+  let leases: JetStreamLeaseStore | null = null;
+  if (clustered) {
+    try {
+      leases = await JetStreamLeaseStore.open({ nc: nc!, bucket: `VIGIL_${config.cluster}_leases`, ttlMs: config.leaseMs });
+      coordinator = await ClusterCoordinator.start(
+        runtime,
+        { leases, eventLog, snapshotStore, clock: systemClock, metrics },
+        { nodeId: config.nodeId!, url: config.advertiseUrl ?? url, slots: config.clusterSlots },
+        log,
+      );
+      log(`cluster ${config.cluster}: node ${config.nodeId} joined (${coordinator.status().members.length} members, ${coordinator.status().owned.length} of ${config.clusterSlots} slots here)`);
+    } catch (err) {
+      server.close();
+      await runtime.close();
+      await leases?.close();
+      throw err;
+    }
+  }
   return {
     port: server.port,
     url,
@@ -227,8 +281,11 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     async close() {
       if (probeTimer) clearInterval(probeTimer);
       clearInterval(freshnessTimer);
+      // A graceful leave hands the slots over before the hosts stop.
+      await coordinator?.close();
       server.close();
       await runtime.close();
+      await leases?.close();
       await alerts.close();
       await feed?.close();
       await nc?.drain();

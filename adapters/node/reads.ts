@@ -2,6 +2,7 @@ import { patientSummary, patientTrends } from '../../actors/patient.js';
 import { procedureSummary } from '../../actors/procedure.js';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
 import type { ActorRuntime } from '../../runtime/runtime.js';
+import { ErrorCode } from '../../runtime/errors.js';
 import { ApiError, type ReadApi } from '../uws/server.js';
 
 /** Patients each tenant has sent events for: what GET /v1/patients pages through. */
@@ -44,9 +45,34 @@ export class PatientDirectory {
   }
 }
 
-export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => number): ReadApi {
+/** One actor as another node's GET /admin/actors answers it. */
+export interface RemoteActor {
+  status: string;
+  error: { message: string } | null;
+  state: unknown;
+}
+
+/** Several nodes: where an actor lives, and how to read it there. */
+export interface ClusterReads {
+  /** The owner's view of the actor (null: it has none), or throws ApiError. */
+  forward(kind: string, tenant: string, id: string): Promise<RemoteActor | null>;
+  status(): unknown;
+}
+
+function notOwner(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === ErrorCode.NotOwner;
+}
+
+export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => number, cluster?: ClusterReads): ReadApi {
   const state = async (kind: string, tenant: string, id: string): Promise<unknown> => {
-    const a = await rt.inspect(kind, tenant, id);
+    let a: RemoteActor | null;
+    try {
+      a = await rt.inspect(kind, tenant, id);
+    } catch (err) {
+      // Several nodes: live state is where the actor's key group is owned; ask that node.
+      if (!notOwner(err) || !cluster) throw err;
+      a = await cluster.forward(kind, tenant, id);
+    }
     if (!a || a.state === null) throw new ApiError(404, 'not_found', `no ${kind} ${id}`);
     if (a.status === 'failed') throw new ApiError(409, 'actor_failed', a.error?.message ?? `${kind} ${id} has failed`);
     return a.state;
@@ -76,9 +102,17 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
         throw err;
       }
     },
+    ...(cluster ? { cluster: async () => cluster.status() } : {}),
     actor: async (kind, tenant, id) => {
       if (!rt.kinds.includes(kind)) throw new ApiError(404, 'not_found', `no actor kind ${kind}`);
-      const a = await rt.inspect(kind, tenant, id);
+      let a: Awaited<ReturnType<ActorRuntime['inspect']>>;
+      try {
+        a = await rt.inspect(kind, tenant, id);
+      } catch (err) {
+        // Never forwarded from here: this is the endpoint forwarding lands on.
+        if (notOwner(err)) throw new ApiError(503, 'not_owner', (err as Error).message);
+        throw err;
+      }
       if (!a) throw new ApiError(404, 'not_found', `no ${kind} ${id} for tenant ${tenant}`);
       return { kind, tenant, id, resident: a.resident, status: a.status, last_seq: a.lastSeq, error: a.error, state: a.state };
     },

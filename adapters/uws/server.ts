@@ -36,6 +36,8 @@ export interface ReadApi {
   shards(): Promise<unknown>;
   rescale(count: number): Promise<unknown>;
   actor(kind: string, tenant: string, id: string): Promise<unknown>;
+  /** Several nodes: membership and slot owners (GET /admin/cluster); absent on one node. */
+  cluster?(): Promise<unknown>;
 }
 
 export interface ServerDeps {
@@ -337,6 +339,11 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
           deps.reads.rescale(count).then((b) => reply({ status: 200, body: b }), fail);
         });
         return;
+      }
+      if (url === '/admin/cluster' && method === 'get') {
+        const c = deps.reads.cluster;
+        if (!c) throw new ApiError(404, 'not_found', 'this node runs alone (set VIGIL_NODE_ID to run several)');
+        return void c().then((b) => reply({ status: 200, body: b }), fail);
       }
       const m = /^\/admin\/actors\/([^/]+)\/([^/]+)$/.exec(url);
       if (m && method === 'get') {
