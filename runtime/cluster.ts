@@ -243,6 +243,7 @@ export class ClusterCoordinator {
     this.stopped = true;
     this.cancelTimer?.();
     await this.round;
+    await this.rebalancing;
   }
 
   /** Hands every slot over (graceful leave), then leaves the cluster. */
@@ -251,6 +252,7 @@ export class ClusterCoordinator {
     this.stopped = true;
     this.cancelTimer?.();
     await this.round;
+    await this.rebalancing;
     const slots = [...this.held.keys()];
     if (slots.length > 0) {
       const kgs = slots.flatMap((s) => this.kgsOf(s));
@@ -279,26 +281,44 @@ export class ClusterCoordinator {
     }, this.options.renewEveryMs);
   }
 
-  /** One round: renew, look, rebalance. Never throws: a failed round is retried by the next. */
+  /**
+   * One round: renew, then look and rebalance. Renewals never wait for a rebalance (a restore
+   * may replay for a while): a rebalance still running is left to finish, and the next one
+   * starts from a round after it. Never throws: a failed round is retried by the next.
+   */
   private async tick(): Promise<void> {
     try {
-      await this.roundOnce();
+      const memberOk = await this.renew();
+      if (memberOk && this.rebalancing === null && !this.stopped) {
+        this.rebalancing = this.rebalance()
+          .catch((err: unknown) => this.log(`cluster: rebalance failed: ${toWire(err).message}`))
+          .finally(() => {
+            this.rebalancing = null;
+            this.m.slots.set(this.held.size);
+          });
+        // The first round of a node finishes its first rebalance (start() returns owning).
+        if (this.firstRound) await this.rebalancing;
+      }
     } catch (err) {
       this.log(`cluster: round failed: ${toWire(err).message}`);
     }
+    this.firstRound = false;
     this.m.slots.set(this.held.size);
   }
 
-  private async roundOnce(): Promise<void> {
+  private rebalancing: Promise<void> | null = null;
+  private firstRound = true;
+
+  /**
+   * Renews the membership lease and every slot lease (compare-and-set on the revision last
+   * seen). A renewal that finds the lease changed means another node has (or had) it: dropped
+   * at once. A renewal that could not reach the store proves nothing either way, so the slot is
+   * kept, but `validUntil` does not move and the tail stops delivering once it passes.
+   */
+  private async renew(): Promise<boolean> {
     const { leases, clock } = this.ports;
     const id = this.options.nodeId;
     const started = clock.now();
-    // Past the trusted window (paused, or renewals kept failing): whatever we held may be
-    // someone else's by now. Let go of all of it before anything else, then start afresh.
-    if (this.held.size > 0 && started >= this.validUntil) {
-      for (const s of [...this.held.keys()]) this.lose(s, 'not renewed within its ttl');
-    }
-    // Membership first: it is what the others count us by.
     let memberOk = false;
     try {
       const rev = this.member === null ? null : await leases.renew(MEMBER + id, id, this.value, this.member);
@@ -308,13 +328,12 @@ export class ClusterCoordinator {
     } catch (err) {
       this.log(`cluster: membership renewal failed: ${toWire(err).message}`);
     }
-    // Then every slot we hold, compare-and-set on the revision we last saw.
     let renewedAll = memberOk;
     await Promise.all(
       [...this.held].map(async ([slot, h]) => {
         try {
           const rev = await leases.renew(SLOT + slot, id, this.value, h.revision);
-          if (rev === null) this.lose(slot, 'lease gone or taken');
+          if (rev === null) this.lose(slot, 'lease expired or taken');
           else h.revision = rev;
         } catch (err) {
           renewedAll = false;
@@ -323,8 +342,13 @@ export class ClusterCoordinator {
       }),
     );
     if (renewedAll) this.validUntil = started + leases.ttlMs * this.options.safetyShare;
-    if (!memberOk) return;
+    return memberOk;
+  }
 
+  /** Looks at members and owners; hands over what is not ours, takes what is ours and free. */
+  private async rebalance(): Promise<void> {
+    const { leases } = this.ports;
+    const id = this.options.nodeId;
     let members: { node: string; url: string }[];
     const owners: (SlotOwner | null)[] = new Array<SlotOwner | null>(this.options.slots).fill(null);
     try {
@@ -374,28 +398,39 @@ export class ClusterCoordinator {
         }
       }),
     );
-    if (got.length > 0) {
-      // One restore for all of them; each key group is fenced with its own slot's revision.
-      got.sort((a, b) => a.slot - b.slot);
-      for (const g of got) this.held.set(g.slot, { revision: g.rev, token: g.rev });
-      const restored: number[] = [];
+    if (got.length === 0) return;
+    got.sort((a, b) => a.slot - b.slot);
+    // Renewed from now on, even while the restore below runs.
+    for (const g of got) this.held.set(g.slot, { revision: g.rev, token: g.rev });
+    // One restore for all of them (one replay pass); each slot's key groups are fenced with
+    // that slot's own lease revision.
+    const kgs: number[] = [];
+    const tokens: number[] = [];
+    for (const g of got) {
+      for (const k of this.kgsOf(g.slot)) {
+        kgs.push(k);
+        tokens.push(g.rev);
+      }
+    }
+    try {
+      await this.rt.acquireKeyGroups(kgs, tokens);
+    } catch (err) {
+      this.log(`cluster: restoring slots ${got.map((g) => g.slot).join(',')} failed: ${toWire(err).message}; giving them back`);
       await Promise.all(
         got.map(async (g) => {
-          try {
-            await this.rt.acquireKeyGroups(this.kgsOf(g.slot), g.rev);
-            restored.push(g.slot);
-            this.owners[g.slot] = { node: id, url: this.options.url };
-            this.m.acquired.inc();
-          } catch (err) {
-            this.log(`cluster: restoring slot ${g.slot} failed: ${toWire(err).message}; giving it back`);
-            const h = this.held.get(g.slot);
-            this.held.delete(g.slot);
-            if (h) await leases.release(SLOT + g.slot, h.revision).catch(() => false);
-          }
+          const h = this.held.get(g.slot);
+          this.held.delete(g.slot);
+          if (h) await leases.release(SLOT + g.slot, h.revision).catch(() => false);
         }),
       );
-      if (restored.length > 0) this.log(`cluster: took slots ${restored.sort((a, b) => a - b).join(',')} (${restored.length * Math.round(this.rt.options.keyGroups / this.options.slots)} key groups)`);
+      return;
     }
+    for (const g of got) {
+      if (!this.held.has(g.slot)) continue; // lost again meanwhile (and dropped)
+      this.owners[g.slot] = { node: id, url: this.options.url };
+      this.m.acquired.inc();
+    }
+    this.log(`cluster: took slots ${got.map((g) => g.slot).join(',')} (${kgs.length} key groups)`);
     await this.maybeTrim(members);
   }
 

@@ -834,21 +834,33 @@ export class ActorRuntime {
   }
 
   /**
-   * 'leased': start owning `keyGroups`, whose lease was taken with fencing token `token`. Runs
+   * 'leased': start owning `keyGroups`, whose leases were taken with fencing token `token` (one
+   * for all, or one per key group). Runs
    * between two reads of the log tail, so nothing is delivered meanwhile: the store is fenced
    * first (the previous owner can no longer commit), the hosts take the key groups, the log is
    * replayed from their checkpoints up to the tail, and from the next read on they are live.
    */
-  acquireKeyGroups(keyGroups: readonly number[], token: number): Promise<void> {
+  acquireKeyGroups(keyGroups: readonly number[], token: number | readonly number[]): Promise<void> {
     this.requireLeased('acquireKeyGroups');
+    const tokenOf = (i: number): number => (typeof token === 'number' ? token : token[i]!);
     return this.runOp(async () => {
-      const kgs = keyGroups.filter((k) => this.owned[k] !== 1);
-      if (kgs.length === 0) return;
-      await this.ports.snapshotStore.fence(kgs, token);
+      const byToken = new Map<number, number[]>();
+      keyGroups.forEach((k, i) => {
+        if (this.owned[k] === 1) return;
+        const t = tokenOf(i);
+        let l = byToken.get(t);
+        if (!l) byToken.set(t, (l = []));
+        l.push(k);
+      });
+      if (byToken.size === 0) return;
+      await Promise.all([...byToken].map(([t, ks]) => this.ports.snapshotStore.fence(ks, t)));
+      const kgs = [...byToken.values()].flat();
       const cps = await this.ports.snapshotStore.checkpoints(kgs);
-      for (const k of kgs) {
-        this.owned[k] = 1;
-        this.fenceToken[k] = token;
+      for (const [t, ks] of byToken) {
+        for (const k of ks) {
+          this.owned[k] = 1;
+          this.fenceToken[k] = t;
+        }
       }
       this.recomputeHostRanges();
       const per = this.rangesPerHost(kgs);

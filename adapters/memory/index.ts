@@ -6,6 +6,7 @@ import { MemoryAlertSink, MemoryRollupSink } from './sinks.js';
 import { MemorySnapshotStore } from './snapshot-store.js';
 
 export { MemoryEventLog, MemoryMetrics, MemoryAlertSink, MemoryRollupSink, MemorySnapshotStore };
+export { MemoryLeaseStore, type MemoryLeaseStoreOptions } from './leases.js';
 
 /** The embedded defaults for every port. */
 export function memoryPorts(): RuntimePorts & {

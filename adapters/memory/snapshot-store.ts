@@ -1,9 +1,11 @@
+import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import type { SnapshotCommit, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
 
 /** The embedded snapshot store: on the main thread, so it outlives any worker. */
 export class MemorySnapshotStore implements SnapshotStore {
   private readonly snaps = new Map<string, SnapshotRecord>();
   private readonly cps = new Map<number, number>();
+  private readonly tokens = new Map<number, number>();
   commits = 0;
 
   async load(keys: readonly string[]): Promise<(SnapshotRecord | undefined)[]> {
@@ -11,7 +13,19 @@ export class MemorySnapshotStore implements SnapshotStore {
   }
 
   async commit(c: SnapshotCommit): Promise<void> {
-    // Synchronous from here on: nothing can observe half a commit.
+    // Synchronous from here on: nothing can observe half a commit, nor slip a fence() between
+    // the check and the writes.
+    if (c.fence) {
+      const { keyGroups, tokens } = c.fence;
+      checkFence(keyGroups, tokens);
+      // Like the Redis store, a commit that writes nothing is not checked.
+      if (c.snapshots.length > 0 || c.keyGroups.length > 0) {
+        for (let i = 0; i < keyGroups.length; i++) {
+          const stored = this.tokens.get(keyGroups[i]!) ?? 0;
+          if (stored > tokens[i]!) throw fenced(keyGroups[i]!, stored, tokens[i]!);
+        }
+      }
+    }
     for (const r of c.snapshots) this.snaps.set(r.key, { key: r.key, data: r.data, seq: r.seq });
     for (let i = 0; i < c.keyGroups.length; i++) this.cps.set(c.keyGroups[i]!, c.checkpointSeq);
     this.commits++;
@@ -23,9 +37,43 @@ export class MemorySnapshotStore implements SnapshotStore {
     return out;
   }
 
+  async fence(keyGroups: ArrayLike<number>, token: number): Promise<void> {
+    checkToken(token, 'fence');
+    for (let i = 0; i < keyGroups.length; i++) {
+      const kg = keyGroups[i]!;
+      if ((this.tokens.get(kg) ?? 0) < token) this.tokens.set(kg, token);
+    }
+  }
+
+  async fences(keyGroups: ArrayLike<number>): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < keyGroups.length; i++) out.push(this.tokens.get(keyGroups[i]!) ?? 0);
+    return out;
+  }
+
   size(): number {
     return this.snaps.size;
   }
 
   async close(): Promise<void> {}
+}
+
+function checkToken(token: number, what: string): void {
+  if (!Number.isSafeInteger(token) || token < 0) {
+    throw new VigilError(ErrorCode.InvalidOption, `snapshot ${what}: fencing token must be a non-negative safe integer, got ${token}`);
+  }
+}
+
+function checkFence(keyGroups: ArrayLike<number>, tokens: ArrayLike<number>): void {
+  if (keyGroups.length !== tokens.length) {
+    throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: fence has ${keyGroups.length} key groups but ${tokens.length} tokens`);
+  }
+  for (let i = 0; i < tokens.length; i++) checkToken(tokens[i]!, 'commit');
+}
+
+function fenced(keyGroup: number, stored: number, token: number): VigilError {
+  return new VigilError(
+    ErrorCode.Fenced,
+    `snapshot commit fenced: key group ${keyGroup} has fencing token ${stored}, above the commit's ${token} (another node took it over)`,
+  );
 }

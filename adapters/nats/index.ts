@@ -10,3 +10,10 @@ export {
   encodedCount,
   type JetStreamEventLogOptions,
 } from './event-log.js';
+export {
+  DEFAULT_LEASE_TIMEOUT_MS,
+  JetStreamLeaseStore,
+  MAX_LEASE_TTL_MS,
+  MIN_LEASE_TTL_MS,
+  type JetStreamLeaseStoreOptions,
+} from './leases.js';

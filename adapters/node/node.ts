@@ -236,7 +236,8 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       metricsText: async () => ({ contentType: metrics.contentType, text: await metrics.text() }),
       ready: () => {
         const restoring = runtime.restoring();
-        const reasons = restoring.length > 0 ? [...health.reasons, `restoring shard hosts ${restoring.join(', ')}`] : health.reasons;
+        let reasons = restoring.length > 0 ? [...health.reasons, `restoring shard hosts ${restoring.join(', ')}`] : health.reasons;
+        if (clustered && coordinator === null) reasons = [...reasons, `joining cluster ${config.cluster}`];
         return { ready: reasons.length === 0, reasons };
       },
       onAckLatency: (ms) => ackLatency.observe(ms / 1000),

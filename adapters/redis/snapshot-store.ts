@@ -1,6 +1,6 @@
 // The SnapshotStore port on Redis (DESIGN.md decisions 3 and 5): actor snapshots and per-key-group
-// checkpoints of one cluster, written together in one MULTI/EXEC so a checkpoint never claims
-// state whose snapshots did not land.
+// checkpoints of one cluster, written together in one MULTI/EXEC (one Lua script when fenced,
+// see below) so a checkpoint never claims state whose snapshots did not land.
 //
 // Key layout (everything of a cluster lives under its `prefix`, e.g. `vigil:{prod-eu}:`):
 //
@@ -9,6 +9,8 @@
 //                                                       encoded state verbatim (it may itself
 //                                                       hold newlines; only the first one splits)
 //   `${prefix}cp`             HASH    field = key group (decimal), value = checkpoint sequence
+//   `${prefix}fence`          HASH    field = key group (decimal), value = fencing token; only
+//                                     exists once some node called fence()
 //
 // Values travel as UTF-8, so any well-formed string round-trips (newlines, NUL, astral
 // characters); a lone UTF-16 surrogate, which has no UTF-8 form, would come back as U+FFFD.
@@ -31,6 +33,21 @@
 // MSET_CHUNK keys and all checkpoints as one HSET, to keep the queued command count small.
 // Redis does not roll back a transaction whose commands fail at run time (e.g. WRONGTYPE
 // because someone else wrote our keys); such a reply is still reported as a failed commit.
+//
+// Fencing (several nodes): a commit that carries `fence` must be refused when a newer owner has
+// raised a key group's token, and the check must see the same state the writes land on, or a
+// fence() could slip in between and the stale owner would still overwrite the new owner's
+// restore point. MULTI cannot branch on a value read inside it and WATCH is connection state
+// (unusable on a client the caller shares with others), so a fenced commit runs as one Lua
+// script instead: HMGET the tokens, compare, and only then the same chunked MSETs and the
+// checkpoint HSET. Redis runs a script as atomically as a transaction, with the same stall;
+// the differences are that the arguments are copied once more into Lua (a commit needs about
+// twice its size in server memory while it runs) and that other clients get BUSY instead of
+// waiting if one runs past `busy-reply-threshold` (5 s by default, far beyond a normal commit).
+// Every key a script touches is passed in KEYS, as Redis Cluster requires. Scripts go as EVAL,
+// not EVALSHA: their text is tiny next to a commit, and EVALSHA's NOSCRIPT after a restart or
+// SCRIPT FLUSH would mean sending a whole commit twice. Lua's unpack() tops out near 8000
+// values, hence the chunks inside the scripts too. Unfenced commits keep MULTI/EXEC.
 //
 // Failing fast: the runtime retries activations and re-dirties failed commits, so a down Redis
 // must surface as a rejected promise (VigilError `store_unavailable`) within about `timeoutMs`,
@@ -63,6 +80,8 @@ export interface RedisSnapshotStoreOptions {
 /** Keys per MGET / MSET command. */
 export const MGET_CHUNK = 1000;
 const MSET_CHUNK = 1000;
+/** Key groups per HMGET / HSET inside a script; far below Lua's unpack() limit. */
+const SCRIPT_CHUNK = 1000;
 /** Assumed worst-case throughput for the commit deadline (~20 MB/s). */
 const COMMIT_BYTES_PER_MS = 20_000;
 const DEFAULT_TIMEOUT_MS = 2000;
@@ -80,11 +99,86 @@ export function snapshotClientOptions(timeoutMs = DEFAULT_TIMEOUT_MS): RedisOpti
   };
 }
 
+// A refusal is returned as {reason, 0-based index into the fence, stored value} rather than
+// raised with redis.error_reply, so the JS side can tell it from a failing Redis. The stored
+// value goes back as the string read, never through a Lua number (tostring would print
+// 1e+15-style text for large tokens); Lua numbers are doubles, exact for every safe integer.
+
+// KEYS: fence hash, checkpoint hash, then one key per snapshot.
+// ARGV: n, n key groups, their n tokens, m, checkpoint seq, m key groups, one value per snapshot.
+const COMMIT_SCRIPT = `
+local n = tonumber(ARGV[1])
+for i = 1, n, ${SCRIPT_CHUNK} do
+  local e = math.min(i + ${SCRIPT_CHUNK - 1}, n)
+  local stored = redis.call('HMGET', KEYS[1], unpack(ARGV, 1 + i, 1 + e))
+  for j = i, e do
+    local s = stored[j - i + 1]
+    if s then
+      local t = tonumber(s)
+      if not t then return {'corrupt', j - 1, s} end
+      if t > tonumber(ARGV[1 + n + j]) then return {'fenced', j - 1, s} end
+    end
+  end
+end
+local at = 2 * n + 2
+local m = tonumber(ARGV[at])
+local seq = ARGV[at + 1]
+local v0 = at + 1 + m
+local nsnap = #KEYS - 2
+for i = 1, nsnap, ${MSET_CHUNK} do
+  local e = math.min(i + ${MSET_CHUNK - 1}, nsnap)
+  local args = {}
+  for j = i, e do
+    args[#args + 1] = KEYS[2 + j]
+    args[#args + 1] = ARGV[v0 + j]
+  end
+  redis.call('MSET', unpack(args))
+end
+for i = 1, m, ${SCRIPT_CHUNK} do
+  local e = math.min(i + ${SCRIPT_CHUNK - 1}, m)
+  local args = {}
+  for j = i, e do
+    args[#args + 1] = ARGV[at + 1 + j]
+    args[#args + 1] = seq
+  end
+  redis.call('HSET', KEYS[2], unpack(args))
+end
+return 0
+`;
+
+// KEYS: fence hash. ARGV: the token, then the key groups. Reads every field before writing any,
+// so a corrupt one leaves all of them as they were.
+const FENCE_SCRIPT = `
+local t = tonumber(ARGV[1])
+local raise = {}
+for i = 2, #ARGV, ${SCRIPT_CHUNK} do
+  local e = math.min(i + ${SCRIPT_CHUNK - 1}, #ARGV)
+  local stored = redis.call('HMGET', KEYS[1], unpack(ARGV, i, e))
+  for j = i, e do
+    local s = stored[j - i + 1]
+    local cur = 0
+    if s then
+      cur = tonumber(s)
+      if not cur then return {'corrupt', j - 2, s} end
+    end
+    if cur < t then
+      raise[#raise + 1] = ARGV[j]
+      raise[#raise + 1] = ARGV[1]
+    end
+  end
+end
+for i = 1, #raise, ${2 * SCRIPT_CHUNK} do
+  redis.call('HSET', KEYS[1], unpack(raise, i, math.min(i + ${2 * SCRIPT_CHUNK - 1}, #raise)))
+end
+return 0
+`;
+
 export class RedisSnapshotStore implements SnapshotStore {
   private readonly client: Redis;
   private readonly owned: boolean;
   private readonly snapPrefix: string;
   private readonly cpKey: string;
+  private readonly fenceKey: string;
   private readonly timeoutMs: number;
   /** The first connect of an owned client; operations wait for it (under their deadline). */
   private connecting: Promise<void> | undefined;
@@ -105,6 +199,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     this.timeoutMs = timeoutMs;
     this.snapPrefix = `${prefix}s:`;
     this.cpKey = `${prefix}cp`;
+    this.fenceKey = `${prefix}fence`;
     if (typeof options.client === 'string') {
       this.owned = true;
       this.client = new Redis(options.client, snapshotClientOptions(timeoutMs));
@@ -153,7 +248,8 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async commit(c: SnapshotCommit): Promise<void> {
-    const { snapshots, keyGroups, checkpointSeq } = c;
+    const { snapshots, keyGroups, checkpointSeq, fence } = c;
+    if (fence) checkFence(fence.keyGroups, fence.tokens);
     if (snapshots.length === 0 && keyGroups.length === 0) return;
     let bytes = 0;
     for (const r of snapshots) {
@@ -161,6 +257,8 @@ export class RedisSnapshotStore implements SnapshotStore {
       bytes += r.data.length;
     }
     if (keyGroups.length > 0) checkSeq(checkpointSeq, 'checkpoint');
+    const deadlineMs = this.timeoutMs + Math.ceil(bytes / COMMIT_BYTES_PER_MS);
+    if (fence && fence.keyGroups.length > 0) return this.commitFenced(c, fence, deadlineMs);
     const tx = this.client.multi();
     for (let i = 0; i < snapshots.length; i += MSET_CHUNK) {
       const args: string[] = [];
@@ -177,7 +275,7 @@ export class RedisSnapshotStore implements SnapshotStore {
       for (let i = 0; i < keyGroups.length; i++) args.push(String(keyGroups[i]!), seq);
       tx.hset(this.cpKey, ...args);
     }
-    await this.run('commit', this.timeoutMs + Math.ceil(bytes / COMMIT_BYTES_PER_MS), async () => {
+    await this.run('commit', deadlineMs, async () => {
       const res = await tx.exec();
       // null only when a WATCHed key changed; we WATCH nothing, so treat it as a failure.
       if (res === null) throw new Error('EXEC returned null (transaction aborted)');
@@ -201,6 +299,29 @@ export class RedisSnapshotStore implements SnapshotStore {
     });
   }
 
+  async fence(keyGroups: ArrayLike<number>, token: number): Promise<void> {
+    checkToken(token, 'fence');
+    if (keyGroups.length === 0) return;
+    const args: string[] = [FENCE_SCRIPT, '1', this.fenceKey, String(token)];
+    for (let i = 0; i < keyGroups.length; i++) args.push(String(keyGroups[i]!));
+    const res = await this.run('fence', this.timeoutMs, () => this.client.call('EVAL', args));
+    if (Array.isArray(res)) throw corruptToken(String(keyGroups[Number(res[1])]!), res[2]);
+  }
+
+  async fences(keyGroups: ArrayLike<number>): Promise<number[]> {
+    if (keyGroups.length === 0) return [];
+    const fields: string[] = [];
+    for (let i = 0; i < keyGroups.length; i++) fields.push(String(keyGroups[i]!));
+    const vals = await this.run('fences', this.timeoutMs, () => this.client.hmget(this.fenceKey, ...fields));
+    return fields.map((f, i) => {
+      const v = vals[i];
+      if (v === null || v === undefined) return 0;
+      const n = Number(v);
+      if (!Number.isSafeInteger(n) || n < 0) throw corruptToken(f, v);
+      return n;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -214,6 +335,31 @@ export class RedisSnapshotStore implements SnapshotStore {
     } catch {
       this.client.disconnect();
     }
+  }
+
+  private async commitFenced(c: SnapshotCommit, fence: NonNullable<SnapshotCommit['fence']>, deadlineMs: number): Promise<void> {
+    const { snapshots, keyGroups } = c;
+    const n = fence.keyGroups.length;
+    const m = keyGroups.length;
+    const args: string[] = [COMMIT_SCRIPT, String(2 + snapshots.length), this.fenceKey, this.cpKey];
+    for (const r of snapshots) args.push(this.snapPrefix + r.key);
+    args.push(String(n));
+    for (let i = 0; i < n; i++) args.push(String(fence.keyGroups[i]!));
+    for (let i = 0; i < n; i++) args.push(String(fence.tokens[i]!));
+    args.push(String(m), String(c.checkpointSeq));
+    for (let i = 0; i < m; i++) args.push(String(keyGroups[i]!));
+    for (const r of snapshots) args.push(`${r.seq}\n${r.data}`);
+    const res = await this.run('commit', deadlineMs, () => this.client.call('EVAL', args));
+    if (!Array.isArray(res)) return;
+    const i = Number(res[1]);
+    const kg = fence.keyGroups[i]!;
+    if (res[0] === 'fenced') {
+      throw new VigilError(
+        ErrorCode.Fenced,
+        `snapshot commit fenced: key group ${kg} has fencing token ${String(res[2])}, above the commit's ${fence.tokens[i]!} (another node took it over)`,
+      );
+    }
+    throw corruptToken(String(kg), res[2]);
   }
 
   /** Runs one Redis operation: waits for the first connect, bounds it, wraps its errors. */
@@ -270,6 +416,23 @@ function checkSeq(seq: number, what: string): void {
   if (!Number.isSafeInteger(seq) || seq < 0) {
     throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: seq of ${what} must be a non-negative safe integer, got ${seq}`);
   }
+}
+
+function checkToken(token: number, what: string): void {
+  if (!Number.isSafeInteger(token) || token < 0) {
+    throw new VigilError(ErrorCode.InvalidOption, `snapshot ${what}: fencing token must be a non-negative safe integer, got ${token}`);
+  }
+}
+
+function checkFence(keyGroups: ArrayLike<number>, tokens: ArrayLike<number>): void {
+  if (keyGroups.length !== tokens.length) {
+    throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: fence has ${keyGroups.length} key groups but ${tokens.length} tokens`);
+  }
+  for (let i = 0; i < tokens.length; i++) checkToken(tokens[i]!, 'commit');
+}
+
+function corruptToken(keyGroup: string, v: unknown): VigilError {
+  return new VigilError(ErrorCode.SnapshotDecode, `fencing token of key group ${keyGroup} is not a token: ${JSON.stringify(String(v).slice(0, 40))}`);
 }
 
 function decode(key: string, v: string): SnapshotRecord {

@@ -1,9 +1,13 @@
 // The in-memory adapters against every port's conformance suite. Real adapters run the same
 // suites from *.integration.test.ts files.
-import { MemoryAlertSink, MemoryEventLog, MemoryMetrics, MemoryRollupSink, MemorySnapshotStore } from '../../adapters/memory/index.js';
+import {
+  MemoryAlertSink, MemoryEventLog, MemoryLeaseStore, MemoryMetrics, MemoryRollupSink, MemorySnapshotStore,
+} from '../../adapters/memory/index.js';
+import { ManualClock } from '../../runtime/clock.js';
 import type { Labels } from '../../runtime/ports.js';
 import { alertSinkConformance } from './alert-sink.js';
 import { eventLogConformance } from './event-log.js';
+import { leaseStoreConformance } from './lease-store.js';
 import { metricsConformance } from './metrics.js';
 import { rollupSinkConformance } from './rollup-sink.js';
 import { snapshotStoreConformance } from './snapshot-store.js';
@@ -11,6 +15,16 @@ import { snapshotStoreConformance } from './snapshot-store.js';
 eventLogConformance('memory', async () => ({ log: new MemoryEventLog() }));
 
 snapshotStoreConformance('memory', async () => ({ store: new MemorySnapshotStore() }));
+
+leaseStoreConformance('memory', async () => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const store = new MemoryLeaseStore({ ttlMs: 10_000, clock });
+  return {
+    store,
+    expire: async () => clock.advance(store.ttlMs),
+    advance: async (ms) => clock.advance(ms),
+  };
+});
 
 rollupSinkConformance('memory', async () => {
   const sink = new MemoryRollupSink();

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import { actorKey } from '../../runtime/ids.js';
 import type { SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
 
@@ -8,6 +9,19 @@ export interface SnapshotStoreHarness {
 }
 
 const rec = (key: string, data: string, seq: number): SnapshotRecord => ({ key, data, seq });
+
+/** The rejection of `p`, checked to be a VigilError with `code`. */
+async function rejection(p: Promise<unknown>, code: string): Promise<VigilError> {
+  const err = await p.then(
+    () => {
+      throw new Error(`expected a rejection with code ${code}`);
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(VigilError);
+  expect((err as VigilError).code).toBe(code);
+  return err as VigilError;
+}
 
 /**
  * The SnapshotStore contract (runtime/ports.ts), run against every adapter. `make` returns a
@@ -100,6 +114,144 @@ export function snapshotStoreConformance(name: string, make: () => Promise<Snaps
     it('loads the same key twice when asked twice', async () => {
       await store.commit({ snapshots: [rec('k', 'v', 1)], keyGroups: [], checkpointSeq: 0 });
       expect(await store.load(['k', 'x', 'k'])).toEqual([rec('k', 'v', 1), undefined, rec('k', 'v', 1)]);
+    });
+
+    describe('fencing', () => {
+      it('fencing tokens default to 0, in the order asked', async () => {
+        expect(await store.fences([])).toEqual([]);
+        expect(await store.fences([0, 1, 4095])).toEqual([0, 0, 0]);
+        await store.fence([1], 5);
+        expect(await store.fences(new Uint32Array([4095, 1, 0]))).toEqual([0, 5, 0]);
+      });
+
+      it('fence() raises tokens and never lowers one', async () => {
+        await store.fence([1, 2], 10);
+        await store.fence(new Uint32Array([2, 3]), 20);
+        expect(await store.fences([1, 2, 3, 4])).toEqual([10, 20, 20, 0]);
+        // Lower and equal tokens leave every key group as it was, including the higher one in a mixed call.
+        await store.fence([1, 2, 3], 15);
+        expect(await store.fences([1, 2, 3])).toEqual([15, 20, 20]);
+        await store.fence([2], 20);
+        await store.fence([2], 0);
+        expect(await store.fences([2])).toEqual([20]);
+        const big = Number.MAX_SAFE_INTEGER;
+        await store.fence([0], big);
+        await store.fence([0], big - 1);
+        expect(await store.fences([0, 1])).toEqual([big, 15]);
+        await store.fence([], 99);
+        expect(await store.fences([0, 1, 2, 3])).toEqual([big, 15, 20, 20]);
+      });
+
+      it('fence() is per key group and does not touch checkpoints', async () => {
+        await store.commit({ snapshots: [], keyGroups: [1], checkpointSeq: 7 });
+        await store.fence([1, 2], 3);
+        expect(await store.checkpoints([1, 2])).toEqual([7, 0]);
+      });
+
+      it('a commit whose tokens are at or above the stored ones writes everything', async () => {
+        await store.fence([1, 2], 10);
+        await store.fence([3], 4);
+        await store.commit({
+          snapshots: [rec('a', 'va', 5), rec('b', 'vb', 6)],
+          keyGroups: [1, 2, 3],
+          checkpointSeq: 6,
+          // Equal for 1, above for 2 and 3, and 9 was never fenced (0).
+          fence: { keyGroups: [1, 2, 3, 9], tokens: [10, 11, 40, 0] },
+        });
+        expect(await store.load(['a', 'b'])).toEqual([rec('a', 'va', 5), rec('b', 'vb', 6)]);
+        expect(await store.checkpoints([1, 2, 3])).toEqual([6, 6, 6]);
+        // A commit does not move fencing tokens; only fence() does.
+        expect(await store.fences([1, 2, 3, 9])).toEqual([10, 10, 4, 0]);
+      });
+
+      it('a commit with one key group fenced writes none of its snapshots or checkpoints', async () => {
+        await store.commit({ snapshots: [rec('a', 'old-a', 1), rec('b', 'old-b', 1)], keyGroups: [1, 2], checkpointSeq: 1 });
+        await store.fence([1, 2], 5);
+        // Another node took key group 2 over.
+        await store.fence([2], 8);
+        const err = await rejection(
+          store.commit({
+            snapshots: [rec('a', 'new-a', 2), rec('b', 'new-b', 2), rec('c', 'new-c', 2)],
+            keyGroups: [1, 2, 3],
+            checkpointSeq: 2,
+            fence: { keyGroups: [1, 2, 3], tokens: [5, 5, 5] },
+          }),
+          ErrorCode.Fenced,
+        );
+        expect(err.message).toMatch(/key group 2\b/);
+        expect(err.message).toMatch(/\b8\b/);
+        expect(err.message).toMatch(/\b5\b/);
+        expect(await store.load(['a', 'b', 'c'])).toEqual([rec('a', 'old-a', 1), rec('b', 'old-b', 1), undefined]);
+        expect(await store.checkpoints([1, 2, 3])).toEqual([1, 1, 0]);
+        expect(await store.fences([1, 2, 3])).toEqual([5, 8, 0]);
+        // The new owner, with its token, commits fine.
+        await store.commit({ snapshots: [rec('b', 'owner-b', 3)], keyGroups: [2], checkpointSeq: 3, fence: { keyGroups: [2], tokens: [8] } });
+        expect(await store.load(['b'])).toEqual([rec('b', 'owner-b', 3)]);
+        expect(await store.checkpoints([1, 2])).toEqual([1, 3]);
+      });
+
+      it('names the first fenced key group in the order given', async () => {
+        await store.fence([7], 30);
+        await store.fence([4], 20);
+        const err = await rejection(
+          store.commit({ snapshots: [rec('k', 'v', 1)], keyGroups: [], checkpointSeq: 0, fence: { keyGroups: [1, 7, 4], tokens: [0, 3, 3] } }),
+          ErrorCode.Fenced,
+        );
+        expect(err.message).toMatch(/key group 7\b/);
+        expect(err.message).toMatch(/\b30\b/);
+        expect(err.message).not.toMatch(/key group 4\b/);
+        expect(await store.load(['k'])).toEqual([undefined]);
+      });
+
+      it('checks a fenced commit of many snapshots and key groups as a whole', async () => {
+        const records: SnapshotRecord[] = [];
+        for (let i = 0; i < 3000; i++) records.push(rec(`p-${i}`, `{"i":${i}}`, i + 1));
+        const kgs = Array.from({ length: 2500 }, (_, i) => i);
+        await store.fence(kgs, 2);
+        // Only the last key group of the fence is ahead.
+        await store.fence([kgs.length - 1], 3);
+        const fence = { keyGroups: kgs, tokens: kgs.map(() => 2) };
+        await rejection(store.commit({ snapshots: records, keyGroups: kgs, checkpointSeq: 9, fence }), ErrorCode.Fenced);
+        expect((await store.load(records.map((r) => r.key))).every((r) => r === undefined)).toBe(true);
+        expect((await store.checkpoints(kgs)).every((n) => n === 0)).toBe(true);
+        await store.commit({ snapshots: records, keyGroups: kgs, checkpointSeq: 9, fence: { keyGroups: kgs, tokens: kgs.map(() => 3) } });
+        expect(await store.load(records.map((r) => r.key))).toEqual(records);
+        expect(await store.checkpoints(kgs)).toEqual(kgs.map(() => 9));
+        expect(await store.fences([0, kgs.length - 1])).toEqual([2, 3]);
+      });
+
+      it('a fenced commit round-trips big and unusual data', async () => {
+        const big = 'x'.repeat(100_000) + '🫀'.repeat(25_000) + 'end';
+        const records = [rec('big', big, 2 ** 40 + 7), rec('odd {x}', 'a\nb\r\n\u0000 ✓', 1), rec('empty', '', 2)];
+        await store.fence([1], 1);
+        await store.commit({ snapshots: records, keyGroups: [1], checkpointSeq: 2 ** 40 + 7, fence: { keyGroups: [1], tokens: [1] } });
+        expect(await store.load(records.map((r) => r.key))).toEqual(records);
+        expect(await store.checkpoints([1])).toEqual([2 ** 40 + 7]);
+      });
+
+      it('a commit without fence ignores fencing tokens', async () => {
+        await store.fence([1], 100);
+        await store.commit({ snapshots: [rec('k', 'v', 1)], keyGroups: [1], checkpointSeq: 1 });
+        expect(await store.load(['k'])).toEqual([rec('k', 'v', 1)]);
+        expect(await store.checkpoints([1])).toEqual([1]);
+        expect(await store.fences([1])).toEqual([100]);
+      });
+
+      it('rejects invalid tokens with invalid_option and changes nothing', async () => {
+        await store.fence([1], 5);
+        for (const bad of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+          const err = await rejection(store.fence([1, 2], bad), ErrorCode.InvalidOption);
+          expect(err.message).toContain(String(bad));
+          const err2 = await rejection(
+            store.commit({ snapshots: [rec('k', 'v', 1)], keyGroups: [1], checkpointSeq: 1, fence: { keyGroups: [1, 2], tokens: [5, bad] } }),
+            ErrorCode.InvalidOption,
+          );
+          expect(err2.message).toContain(String(bad));
+        }
+        expect(await store.fences([1, 2])).toEqual([5, 0]);
+        expect(await store.load(['k'])).toEqual([undefined]);
+        expect(await store.checkpoints([1])).toEqual([0]);
+      });
     });
   });
 }

@@ -58,7 +58,7 @@ export interface SendResult {
  * each ack (to trigger faults mid-stream). Stops after `deadlineMs`.
  */
 export async function sendAll(
-  port: number,
+  port: number | readonly number[],
   frames: readonly Frame[],
   opts: { window?: number; deadlineMs?: number; onAck?: (ackedCount: number) => void | Promise<void> } = {},
 ): Promise<SendResult> {
@@ -69,12 +69,14 @@ export async function sendAll(
   let duplicates = 0;
   let notTaken = 0;
   let reconnects = -1;
+  // Several nodes: a producer that loses its node reconnects to the next one.
+  const ports = typeof port === 'number' ? [port] : port;
   while (acked.size < frames.length) {
     reconnects++;
     if (Date.now() > deadline) throw new Error(`producer: ${frames.length - acked.size} frames never acked`);
     let ws: WsClient;
     try {
-      ws = await WsClient.open({ host: '127.0.0.1', port, path: '/v1/stream', headers: { authorization: `Bearer ${TOKEN}` }, timeoutMs: 1000 });
+      ws = await WsClient.open({ host: '127.0.0.1', port: ports[reconnects % ports.length]!, path: '/v1/stream', headers: { authorization: `Bearer ${TOKEN}` }, timeoutMs: 1000 });
     } catch {
       await new Promise((r) => setTimeout(r, 200));
       continue;
@@ -161,7 +163,11 @@ export async function spawnNode(env: Record<string, string>, port: number): Prom
     log: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      // A node that does not finish its graceful stop in time is killed (and the test that
+      // waits on it does not hang).
+      const t = setTimeout(() => proc.kill('SIGKILL'), 20_000);
       await exited;
+      clearTimeout(t);
     },
   };
 }
