@@ -66,7 +66,12 @@ export interface ClusterStatus {
   members: { node: string; url: string }[];
   slots: number;
   keyGroups: number;
+  /** Slots this node owns and may act on now. */
   owned: number[];
+  /** The same, with the fencing token each was taken with. */
+  leases: { slot: number; token: number }[];
+  /** Holds leases it has not been able to renew in time: acting on none of them. */
+  suspended: boolean;
   owners: (SlotOwner | null)[];
   /** Slots no live node holds a lease on right now. */
   unowned: number;
@@ -223,12 +228,18 @@ export class ClusterCoordinator {
   }
 
   status(): ClusterStatus {
+    // A node that cannot vouch for its leases right now acts as owner of nothing: it delivers
+    // nothing and answers no reads, so it reports nothing either (`suspended` says why).
+    const trusted = this.canDeliver();
+    const held = trusted ? [...this.held].sort((a, b) => a[0] - b[0]) : [];
     return {
       node: this.options.nodeId,
       members: this.members,
       slots: this.options.slots,
       keyGroups: this.rt.options.keyGroups,
-      owned: [...this.held.keys()].sort((a, b) => a - b),
+      owned: held.map(([s]) => s),
+      leases: held.map(([slot, h]) => ({ slot, token: h.token })),
+      suspended: !trusted && this.held.size > 0,
       owners: this.owners,
       unowned: this.owners.filter((o) => o === null).length,
       validForMs: Math.max(0, this.validUntil - this.ports.clock.now()),

@@ -786,6 +786,9 @@ export class ActorRuntime {
     if (!this.kindIndex.has(kind)) throw new VigilError(ErrorCode.UnknownActorKind, `unknown actor kind ${JSON.stringify(kind)}`);
     const kg = keyGroupOf(tenant, kind, id, this.options.keyGroups);
     if (this.owned[kg] !== 1) throw new VigilError(ErrorCode.NotOwner, `key group ${kg} of ${kind} ${tenant}/${id} is not owned by this node`);
+    if (this.leased && this.hooks.canDeliver && !this.hooks.canDeliver()) {
+      throw new VigilError(ErrorCode.NotOwner, `this node cannot confirm its lease on key group ${kg} right now`);
+    }
     const host = this.hostOf(kind, tenant, id);
     const live = host.control ? await host.control.inspect(kind, tenant, id) : null;
     if (live) return { ...live, state: live.data === null ? null : JSON.parse(live.data) };
