@@ -44,6 +44,31 @@ export class NatsAlertSink implements AlertSink {
   async close(): Promise<void> {}
 }
 
+/**
+ * Several nodes: every node's alerts, as NatsAlertSink published them, into `sink` (a node's
+ * alert view), so any node serves every tenant's recent / top alerts and the alert feed, not
+ * just those of the actors it owns. Messages that are not alerts are skipped.
+ */
+export function followClusterAlerts(nc: NatsConnection, cluster: string, sink: AlertSink): Subscription {
+  return nc.subscribe(subjects(cluster).alerts('*'), {
+    callback: (err, msg) => {
+      if (err) return;
+      let v: ReturnType<typeof alertView>;
+      try {
+        v = JSON.parse(dec.decode(msg.data)) as ReturnType<typeof alertView>;
+      } catch {
+        return;
+      }
+      if (v?.type !== 'alert' || typeof v.alert_id !== 'string') return;
+      const rec: AlertRecord = {
+        alertId: v.alert_id, tenant: v.tenant_id, subjectKind: v.subject.kind, subjectId: v.subject.id, level: v.level,
+        state: v.state, reason: v.reason, value: v.value, eventTime: Date.parse(v.event_time),
+      };
+      void sink.publish([rec]).catch(() => undefined);
+    },
+  });
+}
+
 /** Rejected events to the tenant's DLQ subject. */
 export class NatsDeadLetters {
   constructor(

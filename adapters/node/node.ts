@@ -14,7 +14,7 @@ import { ConfigError, type NodeConfig } from './config.js';
 import { JetStreamEventLog } from '../nats/event-log.js';
 import { RedisSnapshotStore } from '../redis/snapshot-store.js';
 import { connect, type NatsConnection } from 'nats';
-import { NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js';
+import { followClusterAlerts, NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js';
 import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
 import { liveReads, PatientDirectory } from './reads.js';
 import { createOpsApi, FreshnessTracker, RecentAlertLog } from './ops.js';
@@ -96,7 +96,10 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   if (nc) downstream.push(new NatsAlertSink(nc, config.cluster));
   if (analytics) downstream.push(analytics.writers.alerts);
   const opsAlerts = new RecentAlertLog(200, downstream.length === 0 ? null : downstream.length === 1 ? downstream[0]! : new FanoutAlertSink(downstream));
-  const alerts = new AlertHub(opsAlerts);
+  // Several nodes: local actors' alerts go straight out (to NATS and analytics), and the view
+  // this node serves is fed back from NATS with every node's alerts.
+  const alerts = new AlertHub(clustered ? null : opsAlerts);
+  const alertFollow = clustered ? followClusterAlerts(nc!, config.cluster, alerts) : null;
   const deadLetters = nc ? new NatsDeadLetters(nc, config.cluster) : null;
   let eventLog: EventLog;
   let snapshotStore: SnapshotStore;
@@ -112,7 +115,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     eventLog,
     snapshotStore,
     rollupSink: analytics ? analytics.writers.rollups : new MemoryRollupSink(),
-    alertSink: alerts,
+    alertSink: clustered ? opsAlerts : alerts,
     clock: systemClock,
     metrics,
   };
@@ -287,7 +290,9 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       server.close();
       await runtime.close();
       await leases?.close();
+      alertFollow?.unsubscribe();
       await alerts.close();
+      if (clustered) await opsAlerts.close();
       await feed?.close();
       await nc?.drain();
       await eventLog.close();

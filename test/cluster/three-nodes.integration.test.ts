@@ -77,6 +77,31 @@ describe('several nodes over NATS and Redis', () => {
       // Patients list: every node reads the whole log, so any node lists every patient.
       const r = await fetch(`http://127.0.0.1:${survivors[0]!.port}/v1/patients?limit=1000`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(((await r.json()) as { total: number }).total).toBe(15);
+      // Alerts: every node serves every node's alerts (fed back from NATS), so the survivors agree.
+      const alertIds = async (port: number): Promise<string[]> => {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/alerts/top?limit=1000`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        return ((await res.json()) as { alerts: { alert_id: string }[] }).alerts.map((a) => a.alert_id).sort();
+      };
+      // A procedure in trouble (force far above the critical threshold), sent to one node.
+      const hot = Array.from({ length: 3 }, (_, i) => ({
+        event_id: `hot-${tag}-${i}`, tenant_id: 'demo', event_type: 'surgical.telemetry', schema_version: 1, event_time: Date.now() + i,
+        payload: { patient_id: 'pat-hot', procedure_id: `proc-hot-${tag}`, robot_arm: 'arm_1', step: 'dissection', force_newtons: 90, velocity_mm_s: 10, latency_ms: 30 },
+      }));
+      const post = await fetch(`http://127.0.0.1:${survivors[0]!.port}/v1/events:batch`, {
+        method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ events: hot }),
+      });
+      expect(post.status).toBe(200);
+      let top0: string[] = [];
+      let top1: string[] = [];
+      const alertEnd = Date.now() + 10_000;
+      while (Date.now() < alertEnd) {
+        top0 = await alertIds(survivors[0]!.port);
+        top1 = await alertIds(survivors[1]!.port);
+        if (top0.length > 0 && top0.join() === top1.join()) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      expect(top0.length).toBeGreaterThan(0);
+      expect(top1).toEqual(top0);
     } catch (err) {
       for (const n of nodes) console.error(`---- ${n.id} log:\n${n.proc.log().slice(-4000)}`);
       throw err;
