@@ -46,8 +46,14 @@ describe('resolveOptions', () => {
 
   const numeric = [
     'keyGroups', 'shards', 'hosts', 'maxBatchEvents', 'maxInFlightBatches', 'snapshotIntervalMs', 'idleAfterMs',
-    'passivationSweepMs', 'mailboxLimit', 'maxParkedEvents', 'timerTickMs', 'maxLogEvents', 'drainTimeoutMs',
+    'passivationSweepMs', 'mailboxLimit', 'maxParkedEvents', 'timerTickMs', 'maxLogEvents', 'drainTimeoutMs', 'tailIdleMs',
   ] as const;
+
+  it("ownership is 'all' (one node) or 'leased' (one of several), naming the option otherwise", () => {
+    expect(resolveOptions({ actorModules: modules }).ownership).toBe('all');
+    expect(resolveOptions({ actorModules: modules, ownership: 'leased' }).ownership).toBe('leased');
+    expect(rejection({ actorModules: modules, ownership: 'some' as never }).message).toContain('options.ownership ');
+  });
 
   it('coalesceMs accepts 0 and refuses negatives, naming the option', () => {
     expect(resolveOptions({ actorModules: modules, coalesceMs: 0 }).coalesceMs).toBe(0);
@@ -55,7 +61,7 @@ describe('resolveOptions', () => {
   });
 
   it('checks every numeric option there is', () => {
-    const actual = Object.keys(kDefaultRuntimeOptions).filter((k) => k !== 'actorModules' && k !== 'actorConfig' && k !== 'coalesceMs').sort();
+    const actual = Object.keys(kDefaultRuntimeOptions).filter((k) => k !== 'actorModules' && k !== 'actorConfig' && k !== 'coalesceMs' && k !== 'ownership').sort();
     expect(actual).toEqual([...numeric].sort());
   });
 
