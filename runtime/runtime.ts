@@ -3,7 +3,7 @@ import { setImmediate } from 'node:timers';
 import { Piscina } from 'piscina';
 import * as Comlink from 'comlink';
 import { loadActorModules } from './actor.js';
-import { assignSeq, emptyBatch, pushEvent, sealBatch, type EventBatch } from './batch.js';
+import { assignSeq, emptyBatch, pushEvent, resetBuilder, sealBatch, type EventBatch } from './batch.js';
 import { ErrorCode, VigilError, fromWire, toWire } from './errors.js';
 import { portEndpoint } from './endpoint.js';
 import type { HostControl, HostTask } from './host-worker.js';
@@ -398,7 +398,7 @@ export class ActorRuntime {
     // Held (bounded by writable()) until restored. Leased: the append does not need the host.
     if (!this.leased && host.state !== HostState.live) return;
     const batch = sealBatch(host.builder);
-    host.builder = emptyBatch(this.options.maxBatchEvents);
+    resetBuilder(host.builder);
     const subs = host.unflushed;
     host.unflushed = [];
     const origin: BatchOrigins = { base: 0, n: batch.n, subs: host.originSubs, idx: host.originIdx };

@@ -98,7 +98,8 @@ export class NatsIngestFeed {
     private readonly knownTenant: (t: string) => boolean,
     private readonly maxBatchEvents: number,
   ) {
-    this.sub = nc.subscribe(`vigil.${cluster}.ingest.*`);
+    // A queue group: with several nodes each feed message is taken by one of them, not by all.
+    this.sub = nc.subscribe(`vigil.${cluster}.ingest.*`, { queue: `vigil-${cluster}-ingest` });
     this.done = this.loop();
   }
 

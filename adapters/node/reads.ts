@@ -90,6 +90,7 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
       shards: rt.shardMap.ranges().map((r) => ({ shard: r.shard, key_groups: [r.from, r.to], host: r.shard % rt.options.hosts })),
       epoch: rt.shardMap.epoch,
       hosts: await rt.stats(),
+      ...(cluster ? { cluster: cluster.status() } : {}),
     }),
     rescale: async (count) => {
       try {
