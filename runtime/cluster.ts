@@ -269,6 +269,7 @@ export class ClusterCoordinator {
       const kgs = slots.flatMap((s) => this.kgsOf(s));
       await this.rt.releaseKeyGroups(kgs, this.options.handoverTimeoutMs).catch(() => undefined);
       await Promise.all(slots.map((s) => this.ports.leases.release(SLOT + s, this.held.get(s)!.revision).catch(() => false)));
+      this.m.handedOver.inc(slots.length);
       this.held.clear();
     }
     if (this.member !== null) await this.ports.leases.release(MEMBER + this.options.nodeId, this.member).catch(() => false);

@@ -23,6 +23,23 @@ export function hasService(c: YamlMap, name: string): boolean {
   return isMap(c['services']) && isMap(c['services'][name]);
 }
 
+/**
+ * The Vigil nodes: services built from the repository's Dockerfile, or running the image one of
+ * them builds (`vigil` first, then by name).
+ */
+export function nodeServices(c: YamlMap): string[] {
+  const all = services(c);
+  const built = (name: string): boolean => {
+    const b = service(c, name)['build'];
+    if (typeof b === 'string') return b === '.';
+    return isMap(b) && (b['context'] ?? '.') === '.' && (b['dockerfile'] ?? 'Dockerfile') === 'Dockerfile';
+  };
+  const images = new Set(Object.keys(all).filter(built).map((n) => service(c, n)['image']).filter((i) => typeof i === 'string'));
+  return Object.keys(all)
+    .filter((n) => isMap(all[n]) && (built(n) || images.has(service(c, n)['image'] as string)))
+    .sort((a, b) => (a === 'vigil' ? -1 : b === 'vigil' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+}
+
 /** A service's environment after interpolation with an empty shell environment. */
 export function environment(c: YamlMap, name: string): { env: Record<string, string>; problems: string[] } {
   const raw = service(c, name)['environment'];

@@ -5,19 +5,21 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTenantConfigDir } from '../../actors/contracts/load.js';
-import { command, COMPOSE, environment, hasService, healthcheckText, hostPathOf, loadCompose, mounts, portMappings, service, servedPorts, services, type Read } from './compose-model.js';
-import { analyticsDatabase, checkNodeEnv, clone, copyOf, envOf, execForm, exists, interpolate, parseDockerfile, portOf, readRepo, repoPath } from './support.js';
+import { command, COMPOSE, environment, hasService, healthcheckText, hostPathOf, loadCompose, mounts, nodeServices, portMappings, service, servedPorts, services, type Read } from './compose-model.js';
+import { analyticsDatabase, checkNodeEnv, clone, clusterAgreementProblems, copyOf, DRAIN_SECONDS, durationSeconds, envOf, execForm, exists, handoverGraceSeconds, interpolate, parseDockerfile, portOf, readRepo, repoPath } from './support.js';
 import { asList, asMap, asString, asStrings, isMap, parseYamlSubset, type YamlMap, type YamlValue } from './yaml-subset.js';
+import type { NodeConfig } from '../../adapters/node/config.js';
 
-function nodeConfig(c: YamlMap) {
-  return checkNodeEnv(environment(c, 'vigil').env, 'services.vigil.environment').config;
+/** A node service's parsed configuration (null when it does not parse: see the environment check). */
+function nodeConfig(c: YamlMap, name = 'vigil'): NodeConfig | null {
+  return checkNodeEnv(environment(c, name).env, `services.${name}.environment`).config;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The checks
 
 const TOP_LEVEL = new Set(['name', 'services', 'volumes', 'networks', 'secrets', 'configs']);
-const REQUIRED_SERVICES = ['vigil', 'nats', 'redis', 'clickhouse', 'superset', 'prometheus', 'grafana'];
+const REQUIRED_SERVICES = ['vigil', 'vigil-2', 'nats', 'redis', 'clickhouse', 'superset', 'prometheus', 'grafana'];
 /** Non-VIGIL names the node's container may carry. */
 const NODE_OTHER_ENV = new Set(['NODE_OPTIONS', 'TZ']);
 
@@ -36,18 +38,31 @@ function requiredServiceProblems(c: YamlMap): string[] {
   return REQUIRED_SERVICES.filter((s) => !hasService(c, s)).map((s) => `service "${s}" is missing`);
 }
 
-function nodeEnvProblems(c: YamlMap): string[] {
-  const { env, problems } = environment(c, 'vigil');
-  for (const k of Object.keys(env)) if (!k.startsWith('VIGIL_') && !NODE_OTHER_ENV.has(k)) problems.push(`services.vigil.environment.${k}: not a VIGIL_* setting`);
-  return [...problems, ...checkNodeEnv(env, 'services.vigil.environment').problems];
+/** Every node service; each node check runs on each of them. */
+function eachNode(c: YamlMap, check: (name: string) => string[]): string[] {
+  const nodes = nodeServices(c);
+  if (nodes.length === 0) return ['no node service (built from Dockerfile)'];
+  return nodes.flatMap(check);
 }
 
-/** Each URL the node is given names a service, with the right scheme, on a port it serves, started first. */
+function nodeEnvProblems(c: YamlMap): string[] {
+  return eachNode(c, (name) => {
+    const { env, problems } = environment(c, name);
+    for (const k of Object.keys(env)) if (!k.startsWith('VIGIL_') && !NODE_OTHER_ENV.has(k)) problems.push(`services.${name}.environment.${k}: not a VIGIL_* setting`);
+    return [...problems, ...checkNodeEnv(env, `services.${name}.environment`).problems];
+  });
+}
+
+/** Each URL a node is given names a service, with the right scheme, on a port it serves, started first. */
 function nodeUrlProblems(c: YamlMap): string[] {
-  const config = nodeConfig(c);
-  if (!config) return ['the node configuration does not parse (see the environment check)'];
+  return eachNode(c, (name) => nodeUrlProblemsOf(c, name));
+}
+
+function nodeUrlProblemsOf(c: YamlMap, node: string): string[] {
+  const config = nodeConfig(c, node);
+  if (!config) return [`services.${node}: the node configuration does not parse (see the environment check)`];
   const p: string[] = [];
-  const dependsOn = service(c, 'vigil')['depends_on'];
+  const dependsOn = service(c, node)['depends_on'];
   const urls: [string, string | undefined, string][] = [
     ['VIGIL_NATS_URL', config.natsUrl, 'nats:'],
     ['VIGIL_REDIS_URL', config.redisUrl, 'redis:'],
@@ -55,20 +70,20 @@ function nodeUrlProblems(c: YamlMap): string[] {
   ];
   for (const [name, value, scheme] of urls) {
     if (!value) {
-      p.push(`${name} is not set`);
+      p.push(`services.${node}: ${name} is not set`);
       continue;
     }
     const u = new URL(value);
-    if (u.protocol !== scheme) p.push(`${name}=${value}: expected a ${scheme}// URL`);
+    if (u.protocol !== scheme) p.push(`services.${node}: ${name}=${value}: expected a ${scheme}// URL`);
     if (!hasService(c, u.hostname)) {
-      p.push(`${name}=${value}: "${u.hostname}" is not a service of the compose file`);
+      p.push(`services.${node}: ${name}=${value}: "${u.hostname}" is not a service of the compose file`);
       continue;
     }
     const port = portOf(u);
     const served = servedPorts(c, u.hostname);
-    if (!served.has(port)) p.push(`${name}=${value}: service ${u.hostname} serves ports [${[...served].join(', ')}], not ${port}`);
+    if (!served.has(port)) p.push(`services.${node}: ${name}=${value}: service ${u.hostname} serves ports [${[...served].join(', ')}], not ${port}`);
     const dep = isMap(dependsOn) ? dependsOn[u.hostname] : undefined;
-    if (!isMap(dep) || dep['condition'] !== 'service_healthy') p.push(`services.vigil.depends_on.${u.hostname}: must be condition: service_healthy (the node connects at start)`);
+    if (!isMap(dep) || dep['condition'] !== 'service_healthy') p.push(`services.${node}.depends_on.${u.hostname}: must be condition: service_healthy (the node connects at start)`);
     if (healthcheckText(c, u.hostname) === null) p.push(`services.${u.hostname}: no healthcheck, so service_healthy can never hold`);
   }
   return p;
@@ -104,18 +119,23 @@ function clickhouseProblems(c: YamlMap): string[] {
 }
 
 function nodePortProblems(c: YamlMap, read: Read): string[] {
-  const config = nodeConfig(c);
-  if (!config) return ['the node configuration does not parse'];
+  return eachNode(c, (name) => nodePortProblemsOf(c, name, read));
+}
+
+function nodePortProblemsOf(c: YamlMap, name: string, read: Read): string[] {
+  const config = nodeConfig(c, name);
+  if (!config) return [`services.${name}: the node configuration does not parse`];
   const p: string[] = [];
-  const maps = portMappings(c, 'vigil');
-  if (!maps.some((m) => m.container === config.port)) p.push(`services.vigil.ports: no mapping to the container port VIGIL_PORT=${config.port}: ${JSON.stringify(maps)}`);
-  const hc = healthcheckText(c, 'vigil');
+  const maps = portMappings(c, name);
+  if (!maps.some((m) => m.container === config.port)) p.push(`services.${name}.ports: no mapping to the container port VIGIL_PORT=${config.port}: ${JSON.stringify(maps)}`);
+  const hc = healthcheckText(c, name);
   const m = hc ? /127\.0\.0\.1:(\d+)\/readyz\b/.exec(hc) : null;
-  if (!m) p.push('services.vigil.healthcheck: does not GET http://127.0.0.1:<VIGIL_PORT>/readyz');
-  else if (Number(m[1]) !== config.port) p.push(`services.vigil.healthcheck: probes port ${m[1]}, the node listens on ${config.port}`);
-  const build = service(c, 'vigil')['build'];
+  if (!m) p.push(`services.${name}.healthcheck: does not GET http://127.0.0.1:<VIGIL_PORT>/readyz`);
+  else if (Number(m[1]) !== config.port) p.push(`services.${name}.healthcheck: probes port ${m[1]}, the node listens on ${config.port}`);
+  const build = service(c, name)['build'];
+  if (build === undefined) return p; // runs the image another node service builds
   const dockerfile = isMap(build) ? String(build['dockerfile'] ?? 'Dockerfile') : null;
-  if (!dockerfile || !exists(dockerfile)) p.push(`services.vigil.build: Dockerfile ${dockerfile} not found`);
+  if (!dockerfile || !exists(dockerfile)) p.push(`services.${name}.build: Dockerfile ${dockerfile} not found`);
   else {
     const runtime = parseDockerfile(read(dockerfile)).stages.at(-1)!;
     const exposed = runtime.instructions.filter((i) => i.cmd === 'EXPOSE').flatMap((i) => i.args.split(/\s+/)).map((x) => Number(x.replace(/\/tcp$/, '')));
@@ -125,15 +145,76 @@ function nodePortProblems(c: YamlMap, read: Read): string[] {
 }
 
 function nodeVolumeProblems(c: YamlMap): string[] {
-  const config = nodeConfig(c);
-  if (!config) return ['the node configuration does not parse'];
+  return eachNode(c, (name) => {
+    const config = nodeConfig(c, name);
+    if (!config) return [`services.${name}: the node configuration does not parse`];
+    const p: string[] = [];
+    if (!mounts(c, name).some((m) => !m.bind && m.target === config.dataDir)) p.push(`services.${name}: VIGIL_DATA_DIR=${config.dataDir} (ClickHouse spool) is not on a named volume`);
+    if (config.configDir) {
+      const host = hostPathOf(c, name, config.configDir);
+      if (!host) p.push(`services.${name}: VIGIL_CONFIG_DIR=${config.configDir} is not bind-mounted from the repository`);
+      else if (!exists(host)) p.push(`services.${name}: VIGIL_CONFIG_DIR=${config.configDir} comes from ${host}, which does not exist`);
+    }
+    return p;
+  });
+}
+
+/**
+ * The node services are nodes of one cluster (runtime/cluster.ts): each with its own
+ * VIGIL_NODE_ID and data volume, each advertising the address the others reach it at (its
+ * service name and container port), every other setting the same, and time to hand its slots
+ * over when stopped.
+ */
+function clusterProblems(c: YamlMap): string[] {
+  const nodes = nodeServices(c);
   const p: string[] = [];
-  if (!mounts(c, 'vigil').some((m) => !m.bind && m.target === config.dataDir)) p.push(`services.vigil: VIGIL_DATA_DIR=${config.dataDir} (ClickHouse spool) is not on a named volume`);
-  if (config.configDir) {
-    const host = hostPathOf(c, 'vigil', config.configDir);
-    if (!host) p.push(`services.vigil: VIGIL_CONFIG_DIR=${config.configDir} is not bind-mounted from the repository`);
-    else if (!exists(host)) p.push(`services.vigil: VIGIL_CONFIG_DIR=${config.configDir} comes from ${host}, which does not exist`);
+  if (nodes.length < 2) p.push(`${nodes.length} node service(s) (${nodes.join(', ')}); the compose file runs two nodes of one cluster`);
+  const parsed: [string, NodeConfig][] = [];
+  const ids = new Map<string, string>();
+  const dataVolumes = new Map<string, string>();
+  const configSources = new Map<string, string>();
+  for (const name of nodes) {
+    const config = nodeConfig(c, name);
+    if (!config) {
+      p.push(`services.${name}: the node configuration does not parse (see the environment check)`);
+      continue;
+    }
+    parsed.push([`services.${name}`, config]);
+    if (!config.nodeId) p.push(`services.${name}: VIGIL_NODE_ID is not set (a node without it owns every key group without a lease, next to the others)`);
+    else if (ids.has(config.nodeId)) p.push(`services.${name} and services.${ids.get(config.nodeId)} have the same VIGIL_NODE_ID ${config.nodeId}`);
+    else ids.set(config.nodeId, name);
+    if (!config.adminToken) p.push(`services.${name}: VIGIL_ADMIN_TOKEN is not set (a node of several refuses to start without it)`);
+    if (!config.advertiseUrl) {
+      p.push(`services.${name}: VIGIL_ADVERTISE_URL is not set (the default http://${config.host}:${config.port} does not reach this container from another)`);
+    } else {
+      const u = new URL(config.advertiseUrl);
+      if (u.protocol !== 'http:') p.push(`services.${name}: VIGIL_ADVERTISE_URL=${config.advertiseUrl}: the node serves plain http`);
+      if (u.hostname !== name) p.push(`services.${name}: VIGIL_ADVERTISE_URL=${config.advertiseUrl} is not the service's own name "${name}" (the other nodes forward reads there)`);
+      else if (portOf(u) !== config.port) p.push(`services.${name}: VIGIL_ADVERTISE_URL=${config.advertiseUrl} names port ${portOf(u)}, but the node listens on VIGIL_PORT=${config.port} (other containers reach the container port, not the published one)`);
+    }
+    const vol = mounts(c, name).find((m) => !m.bind && m.target === config.dataDir)?.source;
+    if (vol !== undefined) {
+      if (dataVolumes.has(vol)) p.push(`services.${name} and services.${dataVolumes.get(vol)} both keep VIGIL_DATA_DIR on volume ${vol}; each node needs its own (its ClickHouse spool)`);
+      else dataVolumes.set(vol, name);
+    }
+    if (config.configDir) configSources.set(name, hostPathOf(c, name, config.configDir) ?? '(not mounted)');
+    const grace = service(c, name)['stop_grace_period'];
+    const need = handoverGraceSeconds(config.leaseMs);
+    if (typeof grace !== 'string') p.push(`services.${name}.stop_grace_period is not set (compose's 10 s default cuts the hand-over short; needs ${need}s)`);
+    else {
+      let seconds = NaN;
+      try {
+        seconds = durationSeconds(grace);
+      } catch (err) {
+        p.push(`services.${name}.stop_grace_period: ${(err as Error).message}`);
+      }
+      if (seconds < need) p.push(`services.${name}.stop_grace_period ${grace} < ${need}s: hand-over (up to ${need - DRAIN_SECONDS} s) plus drain (${DRAIN_SECONDS} s)`);
+    }
   }
+  p.push(...clusterAgreementProblems(parsed));
+  // Same tenants: the same folder behind VIGIL_CONFIG_DIR.
+  const sources = new Set(configSources.values());
+  if (sources.size > 1) p.push(`the nodes load their tenants from different folders (${[...configSources].map(([n, s]) => `${n}: ${s}`).join(', ')}); any node accepts any tenant's events, so they must be the same`);
   return p;
 }
 
@@ -158,9 +239,13 @@ function volumeProblems(c: YamlMap): string[] {
 
 function publishedPortProblems(c: YamlMap): string[] {
   const p: string[] = [];
+  const taken = new Map<number, string>();
   for (const name of Object.keys(services(c))) {
     for (const m of portMappings(c, name)) {
       if (m.hostIp !== '127.0.0.1') p.push(`services.${name}.ports: ${m.host}:${m.container} is published on every interface; bind it to 127.0.0.1`);
+      if (m.host === null) continue;
+      if (taken.has(m.host)) p.push(`services.${name}.ports: host port ${m.host} is already published by services.${taken.get(m.host)}`);
+      else taken.set(m.host, name);
     }
   }
   return p;
@@ -248,7 +333,6 @@ function withoutTargets(prom: YamlMap): YamlValue {
 
 function prometheusProblems(c: YamlMap, read: Read): string[] {
   if (!hasService(c, 'prometheus')) return ['no prometheus service'];
-  const config = nodeConfig(c);
   const p: string[] = [];
   const flag = command(c, 'prometheus').find((a) => a.startsWith('--config.file='));
   if (!flag) return ['services.prometheus.command: no --config.file'];
@@ -262,12 +346,16 @@ function prometheusProblems(c: YamlMap, read: Read): string[] {
   else if ((job['metrics_path'] ?? '/metrics') !== '/metrics') p.push(`${host}: metrics_path is ${String(job['metrics_path'])}, the node serves /metrics`);
   const targets = scrapeTargets(prom, host);
   if (targets.length === 0) p.push(`${host}: no targets`);
+  const nodes = nodeServices(c);
   for (const t of targets) {
     const [h, port] = t.split(':');
+    const nodeConf = nodes.includes(h!) ? nodeConfig(c, h) : null;
     if (!hasService(c, h!)) p.push(`${host}: target ${t}: "${h}" is not a compose service`);
-    else if (h === 'vigil' && config && Number(port) !== config.port) p.push(`${host}: target ${t}, but the node listens on VIGIL_PORT=${config.port}`);
+    else if (nodeConf && Number(port) !== nodeConf.port) p.push(`${host}: target ${t}, but the node listens on VIGIL_PORT=${nodeConf.port}`);
     else if (!servedPorts(c, h!).has(Number(port))) p.push(`${host}: target ${t}: ${h} does not serve port ${port}`);
   }
+  // Every node is scraped (each exports only its own counters and its own slots).
+  for (const n of nodes) if (!targets.some((t) => t.split(':')[0] === n)) p.push(`${host}: node ${n} is not a target`);
   for (const rf of asStrings(prom['rule_files'] ?? [], `${host}: rule_files`)) {
     if (!exists(path.posix.join(path.posix.dirname(host), rf))) p.push(`${host}: rule file ${rf} not found next to it`);
   }
@@ -319,6 +407,7 @@ const CHECKS = {
   clickhouse: (c: YamlMap) => clickhouseProblems(c),
   nodePorts: (c: YamlMap, read: Read) => nodePortProblems(c, read),
   nodeVolumes: (c: YamlMap) => nodeVolumeProblems(c),
+  cluster: (c: YamlMap) => clusterProblems(c),
   volumes: (c: YamlMap) => volumeProblems(c),
   published: (c: YamlMap) => publishedPortProblems(c),
   superset: (c: YamlMap, read: Read) => supersetProblems(c, read),
@@ -347,7 +436,19 @@ describe('docker-compose.yml', () => {
     const runtime = parseDockerfile(readRepo('Dockerfile')).stages.at(-1)!;
     const entrypoint = execForm(runtime.instructions.findLast((i) => i.cmd === 'ENTRYPOINT'));
     expect(entrypoint).toEqual(['node', 'bin/vigil.js']);
-    expect(command(compose, 'vigil')).toEqual(['start']);
+    for (const n of nodeServices(compose)) expect(command(compose, n), n).toEqual(['start']);
+  });
+
+  it('runs two nodes of one cluster, each reachable by the other at its service name', () => {
+    expect(nodeServices(compose)).toEqual(['vigil', 'vigil-2']);
+    const [a, b] = [nodeConfig(compose, 'vigil')!, nodeConfig(compose, 'vigil-2')!];
+    expect([a.nodeId, a.advertiseUrl]).toEqual(['vigil', 'http://vigil:8080']);
+    expect([b.nodeId, b.advertiseUrl]).toEqual(['vigil-2', 'http://vigil-2:8080']);
+    expect(b.adminToken).toBe(a.adminToken);
+    expect(a.adminToken).toBeTruthy();
+    expect([a.cluster, a.leaseMs, a.clusterSlots, a.keyGroups]).toEqual([b.cluster, b.leaseMs, b.clusterSlots, b.keyGroups]);
+    expect(portMappings(compose, 'vigil').map((m) => m.host)).toEqual([8080]);
+    expect(portMappings(compose, 'vigil-2').map((m) => m.host)).toEqual([8081]);
   });
 });
 
@@ -357,6 +458,7 @@ describe('docker-compose.yml', () => {
 type Mutation = [label: string, check: CheckName, expected: RegExp, mutate: (c: YamlMap) => void, files?: Record<string, (text: string) => string>];
 
 const env = (c: YamlMap) => asMap(service(c, 'vigil')['environment'], 'env');
+const env2 = (c: YamlMap) => asMap(service(c, 'vigil-2')['environment'], 'env');
 
 const MUTATIONS: Mutation[] = [
   ['a top-level version key', 'shape', /obsolete/, (c) => (c['version'] = '3.8')],
@@ -388,15 +490,42 @@ const MUTATIONS: Mutation[] = [
   ['Dockerfile EXPOSE elsewhere', 'nodePorts', /EXPOSE 9999 does not include VIGIL_PORT=8080/, () => {}, { Dockerfile: (t) => t.replace('EXPOSE 8080', 'EXPOSE 9999') }],
   ['data dir not on a volume', 'nodeVolumes', /VIGIL_DATA_DIR=\/var\/vigil/, (c) => (env(c)['VIGIL_DATA_DIR'] = '/var/vigil')],
   ['config dir not mounted', 'nodeVolumes', /VIGIL_CONFIG_DIR=\/etc\/tenants/, (c) => (env(c)['VIGIL_CONFIG_DIR'] = '/etc/tenants')],
+  ['the second node removed', 'services', /"vigil-2" is missing/, (c) => delete services(c)['vigil-2']],
+  ['a misspelt name on the second node only', 'nodeEnv', /services\.vigil-2\.environment: VIGIL_LEASE_TTL is not a setting/, (c) => (env2(c)['VIGIL_LEASE_TTL'] = '3000')],
+  ['the second node without a healthy-dependency on nats', 'nodeUrls', /services\.vigil-2\.depends_on\.nats/, (c) => delete asMap(service(c, 'vigil-2')['depends_on'], 'd')['nats']],
+  ['the second node not publishing its port', 'nodePorts', /services\.vigil-2\.ports: no mapping/, (c) => delete service(c, 'vigil-2')['ports']],
+  ['only one node left', 'cluster', /1 node service\(s\) \(vigil\)/, (c) => delete services(c)['vigil-2']],
+  ['both nodes with one id', 'cluster', /services\.vigil-2 and services\.vigil have the same VIGIL_NODE_ID vigil/, (c) => (env2(c)['VIGIL_NODE_ID'] = 'vigil')],
+  ['a node without an id', 'cluster', /services\.vigil-2: VIGIL_NODE_ID is not set/, (c) => delete env2(c)['VIGIL_NODE_ID']],
+  ['another admin token on one node', 'cluster', /services\.vigil-2: VIGIL_ADMIN_TOKEN differs from services\.vigil;/, (c) => (env2(c)['VIGIL_ADMIN_TOKEN'] = '${VIGIL_ADMIN_TOKEN_2:-another-admin-token}')],
+  ['no admin token at all', 'cluster', /services\.vigil: VIGIL_ADMIN_TOKEN is not set/, (c) => {
+    delete env(c)['VIGIL_ADMIN_TOKEN'];
+    delete env2(c)['VIGIL_ADMIN_TOKEN'];
+  }],
+  ['another cluster name on one node', 'cluster', /VIGIL_CLUSTER differs from services\.vigil \("ward-b" vs "default"\)/, (c) => (env2(c)['VIGIL_CLUSTER'] = 'ward-b')],
+  ['another lease time on one node', 'cluster', /VIGIL_LEASE_MS differs/, (c) => (env2(c)['VIGIL_LEASE_MS'] = '5000')],
+  ['another slot count on one node', 'cluster', /VIGIL_CLUSTER_SLOTS differs/, (c) => (env2(c)['VIGIL_CLUSTER_SLOTS'] = '128')],
+  ['other tenants on one node', 'cluster', /load their tenants from different folders/, (c) => (service(c, 'vigil-2')['volumes'] = ['vigil-2-data:/data', './deploy/config/tenants:/etc/vigil:ro'])],
+  ['no advertise URL', 'cluster', /services\.vigil-2: VIGIL_ADVERTISE_URL is not set \(the default http:\/\/0\.0\.0\.0:8080/, (c) => delete env2(c)['VIGIL_ADVERTISE_URL']],
+  ['advertising loopback', 'cluster', /http:\/\/127\.0\.0\.1:8080 is not the service's own name "vigil-2"/, (c) => (env2(c)['VIGIL_ADVERTISE_URL'] = 'http://127.0.0.1:8080')],
+  ['advertising the other node', 'cluster', /http:\/\/vigil:8080 is not the service's own name "vigil-2"/, (c) => (env2(c)['VIGIL_ADVERTISE_URL'] = 'http://vigil:8080')],
+  ['advertising the published host port', 'cluster', /names port 8081, but the node listens on VIGIL_PORT=8080/, (c) => (env2(c)['VIGIL_ADVERTISE_URL'] = 'http://vigil-2:8081')],
+  ['one data volume for both nodes', 'cluster', /services\.vigil-2 and services\.vigil both keep VIGIL_DATA_DIR on volume vigil-data/, (c) => (service(c, 'vigil-2')['volumes'] = ['vigil-data:/data', './deploy/config:/etc/vigil:ro'])],
+  ['a stop grace too short to hand over', 'cluster', /services\.vigil-2\.stop_grace_period 20s < 38s/, (c) => (service(c, 'vigil-2')['stop_grace_period'] = '20s')],
+  ['a stop grace compose cannot read', 'cluster', /services\.vigil\.stop_grace_period: not a duration: "ninety"/, (c) => (service(c, 'vigil')['stop_grace_period'] = 'ninety')],
+  ['no stop grace', 'cluster', /services\.vigil\.stop_grace_period is not set/, (c) => delete service(c, 'vigil')['stop_grace_period']],
   ['an undeclared named volume', 'volumes', /grafana-state is not declared/, (c) => (service(c, 'grafana')['volumes'] = ['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', './dashboards/grafana:/etc/grafana/dashboards/vigil:ro', 'grafana-state:/var/lib/grafana'])],
   ['a missing bind source', 'volumes', /\.\/deploy\/tenants does not exist/, (c) => (service(c, 'vigil')['volumes'] = ['vigil-data:/data', './deploy/tenants:/etc/vigil:ro'])],
   ['a port on every interface', 'published', /bind it to 127\.0\.0\.1/, (c) => (service(c, 'grafana')['ports'] = ['3000:3000'])],
+  ['both nodes on one host port', 'published', /services\.vigil-2\.ports: host port 8080 is already published by services\.vigil/, (c) => (service(c, 'vigil-2')['ports'] = ['127.0.0.1:8080:8080'])],
   ['Superset on another database', 'superset', /database vigil, but the node writes to vigil_default/, (c) => (asMap(asMap(service(c, 'superset')['build'], 'b')['args'], 'a')['SUPERSET_CLICKHOUSE_URI'] = 'clickhousedb://default@clickhouse:8123/vigil')],
   ['the cluster renamed, Superset not', 'superset', /but the node writes to vigil_ward_a/, (c) => (env(c)['VIGIL_CLUSTER'] = 'ward-a')],
   ['Superset without the driver', 'superset', /clickhouse-connect/, () => {}, { 'deploy/superset/Dockerfile': (t) => t.replaceAll('clickhouse-connect', 'clickhouse-driver') }],
   ['init without import', 'superset', /import-dashboards/, () => {}, { 'deploy/superset/init.sh': (t) => t.replace('superset import-dashboards', 'superset import-datasources') }],
   ['Superset without its secret key', 'superset', /SUPERSET_SECRET_KEY is required/, (c) => delete asMap(service(c, 'superset')['environment'], 'e')['SUPERSET_SECRET_KEY']],
   ['scrape target on the wrong port', 'prometheus', /target vigil:8081, but the node listens on VIGIL_PORT=8080/, () => {}, { 'deploy/prometheus/prometheus.compose.yml': (t) => t.replace('vigil:8080', 'vigil:8081') }],
+  ['the second node not scraped', 'prometheus', /node vigil-2 is not a target/, () => {}, { 'deploy/prometheus/prometheus.compose.yml': (t) => t.replace('          - vigil-2:8080\n', '') }],
+  ['the second node scraped on its host port', 'prometheus', /target vigil-2:8081, but the node listens on VIGIL_PORT=8080/, () => {}, { 'deploy/prometheus/prometheus.compose.yml': (t) => t.replace('vigil-2:8080', 'vigil-2:8081') }],
   ['scrape config drifted from prometheus.yml', 'prometheus', /differs from deploy\/prometheus\/prometheus\.yml/, () => {}, { 'deploy/prometheus/prometheus.compose.yml': (t) => t.replace('scrape_interval: 15s', 'scrape_interval: 30s') }],
   ['Grafana datasource on the wrong port', 'grafana', /prometheus does not serve port 9091/, () => {}, { 'deploy/grafana/provisioning/datasources/prometheus.yml': (t) => t.replace('prometheus:9090', 'prometheus:9091') }],
   ['dashboards folder not mounted', 'grafana', /not a bind mount of the folder holding vigil\.json/, (c) => (service(c, 'grafana')['volumes'] = ['./deploy/grafana/provisioning:/etc/grafana/provisioning:ro', 'grafana-data:/var/lib/grafana'])],
@@ -422,5 +551,13 @@ describe('docker-compose.yml checks fail on a broken copy', () => {
     expect(() => loadCompose(text.replace('- "127.0.0.1:8080:8080"', '- 8080:8080'))).toThrow(/ambiguous plain scalar "8080:8080"/);
     expect(() => loadCompose(text.replace('name: vigil', 'name: &n vigil'))).toThrow(/anchors, aliases/);
     expect(() => loadCompose(`${text}\nname: again\n`)).toThrow(/duplicate key "name"/);
+  });
+
+  it('reads stop_grace_period as compose does', () => {
+    expect(durationSeconds('90s')).toBe(90);
+    expect(durationSeconds('1m30s')).toBe(90);
+    expect(durationSeconds('1500ms')).toBe(1.5);
+    expect(() => durationSeconds('90')).toThrow(/not a duration/);
+    expect(() => durationSeconds('1m 30s')).toThrow(/not a duration/);
   });
 });

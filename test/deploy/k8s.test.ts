@@ -1,17 +1,21 @@
 // The Kubernetes manifests (deploy/k8s/*.json, JSON so that no YAML library is needed; `kubectl
 // apply -f deploy/k8s/` reads them), checked without a cluster: object shape, selectors and
-// governing services, the node's environment resolved the way the kubelet does it (envFrom,
-// secretKeyRef, $(VAR) expansion) and parsed with the configuration schema, every URL followed
-// to a Service and on to a container port, probes on the node's port, resources, storage.
+// governing services, the node's environment resolved the way the kubelet does it for each pod
+// of the StatefulSet (envFrom, secretKeyRef, downward-API fieldRef, $(VAR) expansion) and parsed
+// with the configuration schema, every URL followed to a Service and on to a container port, the
+// pods forming one cluster (node id = pod name, advertised on the governing headless Service,
+// time to hand over on SIGTERM), probes on the node's port, resources, storage.
 // Each check returns problems and is shown to fail on a broken copy.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkNodeEnv, clone, parseDockerfile, portOf, readRepo, repoPath, execForm } from './support.js';
+import { checkNodeEnv, clone, clusterAgreementProblems, DRAIN_SECONDS, handoverGraceSeconds, parseDockerfile, portOf, readRepo, repoPath, execForm } from './support.js';
 import type { NodeConfig } from '../../adapters/node/config.js';
 
 const DIR = 'deploy/k8s';
 const SECRET_DIR = 'deploy/k8s/secret';
+/** The namespace deploy/k8s/README.md creates, and another: nothing may depend on which. */
+const NAMESPACES = ['vigil', 'ward-b'];
 
 // ---------------------------------------------------------------------------------------------
 // A loose model of the objects (only the fields the checks read)
@@ -59,7 +63,7 @@ interface Container {
   command?: string[];
   args?: string[];
   ports?: { name?: string; containerPort: number }[];
-  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string } } }[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string }; configMapKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } } }[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
   readinessProbe?: Probe;
   livenessProbe?: Probe;
@@ -101,8 +105,31 @@ const secretValue = (m: Manifests, name: string, key: string): string | undefine
   return undefined;
 };
 
+/** The pod a container's environment is resolved for (the downward API's metadata.name / namespace). */
+interface Pod {
+  name: string;
+  namespace: string;
+}
+
+/** The pods a StatefulSet runs: <name>-0 .. <name>-(replicas-1). */
+function podsOf(w: K8sObject, namespace = NAMESPACES[0]!): Pod[] {
+  const replicas = typeof w['spec']?.replicas === 'number' ? (w['spec'].replicas as number) : 1;
+  return Array.from({ length: Math.max(0, replicas) }, (_, i) => ({ name: `${w.metadata?.name}-${i}`, namespace }));
+}
+
+/** Downward-API fields (env valueFrom.fieldRef) and what they give the pod. */
+const FIELD_REFS: Record<string, (pod: Pod) => string> = {
+  'metadata.name': (pod) => pod.name,
+  'metadata.namespace': (pod) => pod.namespace,
+  'metadata.uid': () => '00000000-0000-0000-0000-000000000000',
+  'spec.nodeName': () => 'worker-1',
+  'spec.serviceAccountName': () => 'default',
+  'status.podIP': () => '10.0.0.10',
+  'status.hostIP': () => '192.168.0.10',
+};
+
 /** The container's environment as the kubelet builds it: envFrom first, then env in order with $(VAR) expansion. */
-function resolveEnv(m: Manifests, c: Container, where: string): { env: Record<string, string>; problems: string[] } {
+function resolveEnv(m: Manifests, c: Container, where: string, pod: Pod = { name: 'pod-0', namespace: NAMESPACES[0]! }): { env: Record<string, string>; problems: string[] } {
   const env: Record<string, string> = {};
   const problems: string[] = [];
   for (const src of c.envFrom ?? []) {
@@ -134,6 +161,12 @@ function resolveEnv(m: Manifests, c: Container, where: string): { env: Record<st
       const v = named(m, 'ConfigMap', name)?.['data']?.[key] as string | undefined;
       if (v === undefined) problems.push(`${where}: ${e.name} reads ConfigMap ${name} key ${key}, which is not defined`);
       else env[e.name] = v;
+    } else if (e.valueFrom?.fieldRef) {
+      const f = FIELD_REFS[e.valueFrom.fieldRef.fieldPath];
+      if (!f) problems.push(`${where}: ${e.name} reads fieldRef ${e.valueFrom.fieldRef.fieldPath}, which the downward API does not give env (one of ${Object.keys(FIELD_REFS).join(', ')})`);
+      else env[e.name] = f(pod);
+    } else {
+      problems.push(`${where}: ${e.name} has neither a value nor a valueFrom this check knows`);
     }
   }
   return { env, problems };
@@ -148,9 +181,13 @@ function vigilContainer(m: Manifests): Container | undefined {
   return w ? (containers(w).find((c) => c.name === 'vigil') ?? containers(w)[0]) : undefined;
 }
 
-function nodeConfig(m: Manifests): NodeConfig | null {
+/** The node configuration of one pod of StatefulSet vigil (the first by default). */
+function nodeConfig(m: Manifests, pod?: Pod): NodeConfig | null {
   const c = vigilContainer(m);
-  return c ? checkNodeEnv(resolveEnv(m, c, 'vigil').env, 'vigil').config : null;
+  const w = vigilWorkload(m);
+  if (!c || !w) return null;
+  const p = pod ?? podsOf(w)[0] ?? { name: `${w.metadata?.name}-0`, namespace: NAMESPACES[0]! };
+  return checkNodeEnv(resolveEnv(m, c, p.name, p).env, p.name).config;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,18 +237,19 @@ function nodeWorkloadProblems(m: Manifests): string[] {
   const w = vigilWorkload(m);
   if (!w) return ['no StatefulSet vigil'];
   const p: string[] = [];
-  if (w['spec']?.replicas !== 1) p.push(`StatefulSet/vigil: replicas ${w['spec']?.replicas}; must be 1 until multi-node key-group ownership is built (issue 8)`);
-  if (!/issue 8/.test(w.metadata?.annotations?.['vigil/replicas'] ?? '')) p.push('StatefulSet/vigil: the vigil/replicas annotation must say why replicas stays 1');
+  const replicas = w['spec']?.replicas as unknown;
+  if (!Number.isSafeInteger(replicas) || (replicas as number) < 2) p.push(`StatefulSet/vigil: replicas ${String(replicas)}; run at least 2 (with one pod nobody takes its slots over while it is down)`);
+  if (!/Add or remove a node/.test(w.metadata?.annotations?.['vigil/replicas'] ?? '')) p.push('StatefulSet/vigil: the vigil/replicas annotation must point to docs/runbook.md "Add or remove a node"');
   if (!vigilContainer(m)) p.push('StatefulSet/vigil: no container');
-  const grace = podSpec(w) && (w['spec'].template.spec.terminationGracePeriodSeconds as number | undefined);
-  if (grace === undefined || grace < 30) p.push('StatefulSet/vigil: terminationGracePeriodSeconds < 30 (the node drains and snapshots on SIGTERM)');
   return p;
 }
 
 function nodeEnvProblems(m: Manifests): string[] {
   const c = vigilContainer(m);
-  if (!c) return ['no vigil container'];
-  const { env, problems } = resolveEnv(m, c, 'StatefulSet/vigil');
+  const w = vigilWorkload(m);
+  if (!c || !w) return ['no vigil container'];
+  const pod = podsOf(w)[0] ?? { name: 'vigil-0', namespace: NAMESPACES[0]! };
+  const { env, problems } = resolveEnv(m, c, 'StatefulSet/vigil', pod);
   // Names in the node's ConfigMap are all settings of the node.
   for (const src of c.envFrom ?? []) {
     const cm = src.configMapRef ? named(m, 'ConfigMap', src.configMapRef.name) : undefined;
@@ -261,6 +299,84 @@ function nodeUrlProblems(m: Manifests): string[] {
       if (chEnv['CLICKHOUSE_USER'] !== decodeURIComponent(u.username)) p.push(`${name}: user ${u.username}, but the ClickHouse server creates ${chEnv['CLICKHOUSE_USER']}`);
       if (chEnv['CLICKHOUSE_PASSWORD'] !== decodeURIComponent(u.password)) p.push(`${name}: the password differs from the ClickHouse server's CLICKHOUSE_PASSWORD`);
     }
+  }
+  return p;
+}
+
+/**
+ * The pods are nodes of one cluster (runtime/cluster.ts): each pod's VIGIL_NODE_ID is its own
+ * name (unique, and the same after a restart, so the pod takes back its membership), its
+ * VIGIL_ADVERTISE_URL is its DNS name under the governing headless Service in whatever namespace
+ * it runs, on the port it listens on; every other setting the same; time to hand over on SIGTERM;
+ * one pod started, stopped or evicted at a time, spread over machines.
+ */
+function clusterProblems(m: Manifests): string[] {
+  const w = vigilWorkload(m);
+  const c = vigilContainer(m);
+  if (!w || !c) return ['no StatefulSet vigil with a container'];
+  const p: string[] = [];
+  const gov = named(m, 'Service', w['spec']?.serviceName);
+  const labels = podLabels(w);
+  for (const namespace of NAMESPACES) {
+    const pods = podsOf(w, namespace);
+    const configs: [string, NodeConfig][] = [];
+    for (const pod of pods) {
+      const where = `pod ${pod.name} (namespace ${namespace})`;
+      const config = checkNodeEnv(resolveEnv(m, c, where, pod).env, where).config;
+      if (!config) {
+        p.push(`${where}: the node configuration does not parse (see the nodeEnv check)`);
+        continue;
+      }
+      configs.push([where, config]);
+      if (!config.nodeId) p.push(`${where}: VIGIL_NODE_ID is not set (pods without it would each take every key group, without leases)`);
+      else if (config.nodeId !== pod.name) p.push(`${where}: VIGIL_NODE_ID is ${config.nodeId}, not the pod name (fieldRef metadata.name): unique per pod and kept across restarts`);
+      if (!config.adminToken) p.push(`${where}: VIGIL_ADMIN_TOKEN is not set (a node of several refuses to start without it)`);
+      if (!config.advertiseUrl) {
+        p.push(`${where}: VIGIL_ADVERTISE_URL is not set (the default http://${config.host}:${config.port} does not reach the pod from another)`);
+        continue;
+      }
+      const u = new URL(config.advertiseUrl);
+      const svc = w['spec']?.serviceName as string | undefined;
+      const dns = [`${pod.name}.${svc}`, `${pod.name}.${svc}.${namespace}`, `${pod.name}.${svc}.${namespace}.svc`, `${pod.name}.${svc}.${namespace}.svc.cluster.local`];
+      if (u.protocol !== 'http:') p.push(`${where}: VIGIL_ADVERTISE_URL=${config.advertiseUrl}: the node serves plain http`);
+      if (!dns.includes(u.hostname)) p.push(`${where}: VIGIL_ADVERTISE_URL=${config.advertiseUrl} is not the pod's DNS name under its governing Service (${dns[2]})`);
+      if (portOf(u) !== config.port) p.push(`${where}: VIGIL_ADVERTISE_URL=${config.advertiseUrl} names port ${portOf(u)}, but the node listens on VIGIL_PORT=${config.port} (a pod's DNS name reaches the pod itself, no Service port in between)`);
+    }
+    if (namespace === NAMESPACES[0]) p.push(...clusterAgreementProblems(configs));
+  }
+  // Pod DNS names exist under a headless Service that governs the StatefulSet, also for pods
+  // that are not ready (a node that owns slots but fails /readyz must still answer forwarded reads).
+  if (!gov) p.push(`StatefulSet/vigil: serviceName ${w['spec']?.serviceName} is not a Service, so its pods have no DNS names`);
+  else {
+    if (gov['spec']?.clusterIP !== 'None') p.push(`Service/${gov.metadata?.name}: not headless, so the pods have no DNS names of their own`);
+    if (gov['spec']?.publishNotReadyAddresses !== true) p.push(`Service/${gov.metadata?.name}: publishNotReadyAddresses is not true: a node failing /readyz still owns slots and must be reachable for forwarded reads`);
+    if (!selects(gov['spec']?.selector, labels)) p.push(`Service/${gov.metadata?.name}: does not select the vigil pods`);
+  }
+  // Settings fixed for the life of a cluster are written down, not left to defaults.
+  const cm = (c.envFrom ?? []).map((src) => (src.configMapRef ? named(m, 'ConfigMap', src.configMapRef.name) : undefined)).find((x) => x !== undefined);
+  for (const k of ['VIGIL_LEASE_MS', 'VIGIL_CLUSTER_SLOTS', 'VIGIL_KEY_GROUPS']) {
+    if (cm?.['data']?.[k] === undefined) p.push(`ConfigMap/${cm?.metadata?.name ?? '(none)'}: ${k} is not set; it must be the same on every node for the life of the cluster, so write it down`);
+  }
+  // SIGTERM: the slots are handed over, then the node drains.
+  const config = nodeConfig(m);
+  const grace = podSpec(w) && (w['spec'].template.spec.terminationGracePeriodSeconds as number | undefined);
+  const need = handoverGraceSeconds(config?.leaseMs ?? 3000);
+  if (grace === undefined || grace < need) p.push(`StatefulSet/vigil: terminationGracePeriodSeconds ${grace} < ${need}: hand-over (up to ${need - DRAIN_SECONDS} s) plus drain (${DRAIN_SECONDS} s) on SIGTERM`);
+  // One at a time: a scale-down never hands slots to a pod that is leaving too.
+  const policy = (w['spec']?.podManagementPolicy as string | undefined) ?? 'OrderedReady';
+  if (policy !== 'OrderedReady') p.push(`StatefulSet/vigil: podManagementPolicy ${policy}; OrderedReady stops pods one at a time, so each hand-over goes to a pod that stays`);
+  const pdb = ofKind(m, 'PodDisruptionBudget').find((b) => selects(b['spec']?.selector?.matchLabels, labels));
+  if (!pdb) p.push('no PodDisruptionBudget selects the vigil pods: a drain could evict several nodes at once');
+  else if (pdb['spec']?.maxUnavailable !== 1) p.push(`PodDisruptionBudget/${pdb.metadata?.name}: maxUnavailable ${String(pdb['spec']?.maxUnavailable)}, expected 1`);
+  // Spread over machines: losing one machine must not take every node.
+  type Term = { topologyKey?: string; labelSelector?: { matchLabels?: Record<string, string> } };
+  const anti = (podSpec(w) as { affinity?: { podAntiAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: Term[]; preferredDuringSchedulingIgnoredDuringExecution?: { podAffinityTerm?: Term }[] } } } | undefined)?.affinity?.podAntiAffinity;
+  const terms: (Term | undefined)[] = [
+    ...(anti?.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+    ...(anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((x) => x.podAffinityTerm),
+  ];
+  if (!terms.some((t) => t?.topologyKey === 'kubernetes.io/hostname' && selects(t.labelSelector?.matchLabels, labels))) {
+    p.push('StatefulSet/vigil: no podAntiAffinity on kubernetes.io/hostname selecting its own pods (the nodes could all land on one machine)');
   }
   return p;
 }
@@ -395,6 +511,7 @@ const CHECKS = {
   nodeWorkload: nodeWorkloadProblems,
   nodeEnv: nodeEnvProblems,
   nodeUrls: nodeUrlProblems,
+  cluster: clusterProblems,
   probes: probeProblems,
   resources: resourceProblems,
   storage: storageProblems,
@@ -418,6 +535,18 @@ describe('deploy/k8s manifests', () => {
     expect(CHECKS[name](m)).toEqual([]);
   });
 
+  it('gives each pod its own node id and an advertise URL on its own DNS name', () => {
+    const w = vigilWorkload(m)!;
+    expect(w['spec'].replicas).toBe(3);
+    const configs = podsOf(w).map((pod) => nodeConfig(m, pod)!);
+    expect(configs.map((c) => c.nodeId)).toEqual(['vigil-0', 'vigil-1', 'vigil-2']);
+    expect(configs.map((c) => c.advertiseUrl)).toEqual([0, 1, 2].map((i) => `http://vigil-${i}.vigil-headless.vigil.svc:8080`));
+    expect(nodeConfig(m, { name: 'vigil-1', namespace: 'ward-b' })!.advertiseUrl).toBe('http://vigil-1.vigil-headless.ward-b.svc:8080');
+    expect(new Set(configs.map((c) => c.adminToken)).size).toBe(1);
+    expect(configs[0]!.leaseMs).toBe(3000);
+    expect(configs[0]!.clusterSlots).toBe(64);
+  });
+
   it('resolves the ClickHouse URL from the Secret the way the kubelet does', () => {
     const config = nodeConfig(m)!;
     expect(config.clickhouseUrl).toBe(`http://vigil:${secretValue(m, 'vigil-secrets', 'CLICKHOUSE_PASSWORD')}@clickhouse:8123`);
@@ -432,6 +561,7 @@ const sts = (m: Manifests, name: string): any => named(m, 'StatefulSet', name)!;
 const node = (m: Manifests): any => vigilContainer(m)!;
 const cm = (m: Manifests): any => named(m, 'ConfigMap', 'vigil-config')!['data'];
 const svc = (m: Manifests, name: string): any => named(m, 'Service', name)!;
+const envVar = (m: Manifests, name: string): any => node(m).env.find((e: { name: string }) => e.name === name);
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 const MUTATIONS: Mutation[] = [
@@ -439,14 +569,42 @@ const MUTATIONS: Mutation[] = [
   ['a selector that misses its pods', 'shape', /spec\.selector does not match/, (m) => (sts(m, 'redis').spec.selector.matchLabels['app.kubernetes.io/name'] = 'redis-x')],
   ['a governing service that is not headless', 'shape', /not headless/, (m) => delete svc(m, 'vigil-headless').spec.clusterIP],
   ['a Service targeting an undeclared port', 'shape', /targetPort metrics, which no container/, (m) => (svc(m, 'vigil').spec.ports[0].targetPort = 'metrics')],
-  ['two replicas', 'nodeWorkload', /replicas 2; must be 1/, (m) => (sts(m, 'vigil').spec.replicas = 2)],
+  ['one replica', 'nodeWorkload', /replicas 1; run at least 2/, (m) => (sts(m, 'vigil').spec.replicas = 1)],
+  ['the scaling note gone', 'nodeWorkload', /vigil\/replicas annotation/, (m) => (sts(m, 'vigil').metadata.annotations['vigil/replicas'] = 'Keep replicas at 1.')],
   ['a misspelt name in the ConfigMap', 'nodeEnv', /VIGIL_SHARD is not a setting/, (m) => (cm(m)['VIGIL_SHARD'] = '4')],
   ['a non-VIGIL key in the ConfigMap', 'nodeEnv', /NATS_URL is not a VIGIL_\* setting/, (m) => (cm(m)['NATS_URL'] = 'nats://nats:4222')],
   ['a value the schema refuses', 'nodeEnv', /invalid setting credit \(VIGIL_CREDIT\)/, (m) => (cm(m)['VIGIL_CREDIT'] = '0')],
   ['loopback host', 'nodeEnv', /must listen on 0\.0\.0\.0/, (m) => delete cm(m)['VIGIL_HOST']],
   ['Redis URL dropped', 'nodeEnv', /both VIGIL_NATS_URL and VIGIL_REDIS_URL/, (m) => delete cm(m)['VIGIL_REDIS_URL']],
-  ['a token from a key the Secret lacks', 'nodeEnv', /Secret vigil-secrets key ADMIN_TOKEN, which is not defined/, (m) => (node(m).env[1].valueFrom.secretKeyRef.key = 'ADMIN_TOKEN')],
+  ['a token from a key the Secret lacks', 'nodeEnv', /Secret vigil-secrets key ADMIN_TOKEN, which is not defined/, (m) => (envVar(m, 'VIGIL_ADMIN_TOKEN').valueFrom.secretKeyRef.key = 'ADMIN_TOKEN')],
   ['$(VAR) used before it is defined', 'nodeEnv', /references \$\(CLICKHOUSE_PASSWORD\)/, (m) => node(m).env.reverse()],
+  ['a fieldRef the downward API lacks', 'nodeEnv', /POD_NAME reads fieldRef metadata\.podName/, (m) => (envVar(m, 'POD_NAME').valueFrom.fieldRef.fieldPath = 'metadata.podName')],
+  ['the namespace defined after the URL using it', 'nodeEnv', /VIGIL_ADVERTISE_URL references \$\(POD_NAMESPACE\), which is not defined before it/, (m) => {
+    const env = node(m).env as { name: string }[];
+    const i = env.findIndex((e) => e.name === 'POD_NAMESPACE');
+    env.push(...env.splice(i, 1));
+  }],
+  ['no node id', 'cluster', /pod vigil-1 \(namespace vigil\): VIGIL_NODE_ID is not set/, (m) => (node(m).env = node(m).env.filter((e: { name: string }) => e.name !== 'VIGIL_NODE_ID'))],
+  ['one node id for every pod', 'cluster', /pod vigil-2 \(namespace vigil\): VIGIL_NODE_ID is vigil, not the pod name/, (m) => (envVar(m, 'VIGIL_NODE_ID').valueFrom.fieldRef.fieldPath = 'metadata.namespace')],
+  ['the node id from the ConfigMap', 'cluster', /VIGIL_NODE_ID is node-a, not the pod name/, (m) => {
+    node(m).env = node(m).env.filter((e: { name: string }) => e.name !== 'VIGIL_NODE_ID');
+    cm(m)['VIGIL_NODE_ID'] = 'node-a';
+  }],
+  ['no advertise URL', 'cluster', /VIGIL_ADVERTISE_URL is not set \(the default http:\/\/0\.0\.0\.0:8080/, (m) => (node(m).env = node(m).env.filter((e: { name: string }) => e.name !== 'VIGIL_ADVERTISE_URL'))],
+  ['advertising the ClusterIP Service', 'cluster', /VIGIL_ADVERTISE_URL=http:\/\/vigil\.vigil\.svc:8080 is not the pod's DNS name/, (m) => (envVar(m, 'VIGIL_ADVERTISE_URL').value = 'http://vigil.$(POD_NAMESPACE).svc:$(VIGIL_PORT)')],
+  ['a hard-coded namespace', 'cluster', /pod vigil-0 \(namespace ward-b\): VIGIL_ADVERTISE_URL=http:\/\/vigil-0\.vigil-headless\.vigil\.svc:8080 is not the pod's DNS name/, (m) => (envVar(m, 'VIGIL_ADVERTISE_URL').value = 'http://$(POD_NAME).vigil-headless.vigil.svc:$(VIGIL_PORT)')],
+  ['advertising another port', 'cluster', /names port 80, but the node listens on VIGIL_PORT=8080/, (m) => (envVar(m, 'VIGIL_ADVERTISE_URL').value = 'http://$(POD_NAME).vigil-headless.$(POD_NAMESPACE).svc')],
+  ['a governing Service that is not the headless one', 'cluster', /is not the pod's DNS name under its governing Service \(vigil-0\.vigil\.vigil\.svc\)[\s\S]*Service\/vigil: not headless/, (m) => (sts(m, 'vigil').spec.serviceName = 'vigil')],
+  ['not-ready pods unpublished', 'cluster', /publishNotReadyAddresses is not true/, (m) => delete svc(m, 'vigil-headless').spec.publishNotReadyAddresses],
+  ['no admin token', 'cluster', /VIGIL_ADMIN_TOKEN is not set/, (m) => (node(m).env = node(m).env.filter((e: { name: string }) => e.name !== 'VIGIL_ADMIN_TOKEN'))],
+  ['the lease time left to the default', 'cluster', /VIGIL_LEASE_MS is not set/, (m) => delete cm(m)['VIGIL_LEASE_MS']],
+  ['the slot count left to the default', 'cluster', /VIGIL_CLUSTER_SLOTS is not set/, (m) => delete cm(m)['VIGIL_CLUSTER_SLOTS']],
+  ['a grace period too short to hand over', 'cluster', /terminationGracePeriodSeconds 30 < 38/, (m) => (sts(m, 'vigil').spec.template.spec.terminationGracePeriodSeconds = 30)],
+  ['a longer lease needs a longer grace', 'cluster', /terminationGracePeriodSeconds 90 < 95/, (m) => (cm(m)['VIGIL_LEASE_MS'] = '60000')],
+  ['pods started and stopped in parallel', 'cluster', /podManagementPolicy Parallel/, (m) => (sts(m, 'vigil').spec.podManagementPolicy = 'Parallel')],
+  ['no disruption budget', 'cluster', /no PodDisruptionBudget selects the vigil pods/, (m) => (m.applied = m.applied.filter((l) => l.obj.kind !== 'PodDisruptionBudget'))],
+  ['a disruption budget of two', 'cluster', /maxUnavailable 2, expected 1/, (m) => (named(m, 'PodDisruptionBudget', 'vigil')!['spec'].maxUnavailable = 2)],
+  ['no spreading over machines', 'cluster', /no podAntiAffinity on kubernetes\.io\/hostname/, (m) => delete sts(m, 'vigil').spec.template.spec.affinity],
   ['NATS URL to no Service', 'nodeUrls', /"nats-js" is not a Service/, (m) => (cm(m)['VIGIL_NATS_URL'] = 'nats://nats-js:4222')],
   ['Redis URL on a port the Service lacks', 'nodeUrls', /Service redis has no port 6380/, (m) => (cm(m)['VIGIL_REDIS_URL'] = 'redis://redis:6380')],
   ['a namespaced FQDN still resolves; a wrong one not', 'nodeUrls', /"cache\.vigil\.svc\.cluster\.local" is not a Service/, (m) => (cm(m)['VIGIL_REDIS_URL'] = 'redis://cache.vigil.svc.cluster.local:6379')],

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_ENV, parseNodeConfig, type NodeConfig } from '../../adapters/node/config.js';
+import { kDefaultClusterOptions } from '../../runtime/cluster.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -77,6 +78,66 @@ export function checkNodeEnv(env: Record<string, string>, where: string): NodeEn
     if (!config.clickhouseUrl) problems.push(`${where}: VIGIL_CLICKHOUSE_URL is not set (analytics would go to chDB inside the container)`);
   }
   return { problems, config };
+}
+
+/** The environment variable behind a setting (`nodeId` -> `VIGIL_NODE_ID`). */
+export function envNameOf(key: keyof NodeConfig): string {
+  return Object.entries(CONFIG_ENV).find(([, k]) => k === key)?.[0] ?? key;
+}
+
+/** Settings that may differ between the nodes of one cluster; every other one must be the same. */
+export const PER_NODE_SETTINGS: ReadonlySet<keyof NodeConfig> = new Set<keyof NodeConfig>(['nodeId', 'advertiseUrl', 'host', 'port', 'dataDir', 'shards', 'hosts']);
+
+/** Settings whose values are secrets: named in problems, never printed. */
+const SECRET_SETTINGS: ReadonlySet<keyof NodeConfig> = new Set<keyof NodeConfig>(['adminToken', 'demoToken', 'clickhouseUrl']);
+
+/**
+ * Nodes of one cluster must agree on everything but their own identity and sizing: the same
+ * stores and VIGIL_CLUSTER (one log, one set of snapshots and leases), the same admin token (reads
+ * are forwarded with it), the same tenants (any node accepts any tenant's events), the same key
+ * groups, slots and lease time (fixed for the life of the cluster).
+ */
+export function clusterAgreementProblems(nodes: [where: string, config: NodeConfig][]): string[] {
+  const p: string[] = [];
+  const [first, ...rest] = nodes;
+  if (!first) return p;
+  for (const [where, config] of rest) {
+    const keys = new Set([...Object.keys(first[1]), ...Object.keys(config)] as (keyof NodeConfig)[]);
+    for (const k of keys) {
+      if (PER_NODE_SETTINGS.has(k)) continue;
+      const a = JSON.stringify(first[1][k]);
+      const b = JSON.stringify(config[k]);
+      if (a === b) continue;
+      const shown = SECRET_SETTINGS.has(k) ? '' : ` (${b ?? 'unset'} vs ${a ?? 'unset'})`;
+      p.push(`${where}: ${envNameOf(k)} differs from ${first[0]}${shown}; nodes of one cluster must agree on it`);
+    }
+  }
+  return p;
+}
+
+/**
+ * The shortest stop grace that lets a node leave gracefully: the hand-over (the coordinator
+ * finishes the round in flight, waits up to handoverTimeoutMs for the final commit of the slots
+ * it gives away, then releases the leases) plus the drain every node does on SIGTERM (snapshot
+ * every actor, flush analytics), for which DRAIN_SECONDS was the bound before nodes had slots.
+ */
+export const DRAIN_SECONDS = 30;
+export function handoverGraceSeconds(leaseMs: number): number {
+  return DRAIN_SECONDS + Math.ceil((kDefaultClusterOptions.handoverTimeoutMs + leaseMs) / 1000);
+}
+
+/** A Go-style duration as compose writes it (`90s`, `1m30s`, `500ms`), in seconds. */
+export function durationSeconds(d: string): number {
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s|us)/g;
+  let total = 0;
+  let consumed = 0;
+  for (let m = re.exec(d); m; m = re.exec(d)) {
+    const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6 };
+    total += Number(m[1]) * unit[m[2]!]!;
+    consumed += m[0].length;
+  }
+  if (consumed === 0 || consumed !== d.length) throw new Error(`not a duration: ${JSON.stringify(d)}`);
+  return total;
 }
 
 /** The analytics database the node uses for a cluster (adapters/node/analytics.ts openAnalytics). */

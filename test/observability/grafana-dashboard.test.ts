@@ -1,13 +1,21 @@
 // The Grafana dashboard (dashboards/grafana/vigil.json) and the alerting rules
 // (deploy/prometheus/alerts.yml) may only name metrics a node really exports: a renamed metric
 // must fail here, not show up as an empty panel or an alert that can never fire. The truth is a
-// running node's GET /metrics (names and types) and its prom-client registry (label names).
+// running node's GET /metrics (names and types) and its prom-client registry (label names), plus
+// what a node of several adds (runtime/cluster.ts registers vigil_cluster_* when it starts: here
+// a coordinator on a leased in-memory runtime, registering into a registry of the node's kind).
 // That Prometheus itself accepts each expression is checked by prometheus.integration.test.ts.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryAlertSink, MemoryEventLog, MemoryLeaseStore, MemoryRollupSink, MemorySnapshotStore } from '../../adapters/memory/index.js';
+import { PrometheusMetrics } from '../../adapters/prometheus/metrics.js';
+import { systemClock } from '../../runtime/clock.js';
+import { ClusterCoordinator } from '../../runtime/cluster.js';
+import type { ActorRuntime } from '../../runtime/runtime.js';
 import { http, startDemoNode, type TestNode } from '../ingest/node-fixture.js';
+import { startRuntime } from '../support.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const DASHBOARD = path.join(REPO, 'dashboards/grafana/vigil.json');
@@ -209,10 +217,32 @@ function problems(where: string, expr: string, x: Exported): string[] {
   return out;
 }
 
+/** The metrics a node started with VIGIL_NODE_ID registers on top of a lone node's. */
+async function startClusterMember(): Promise<{ metrics: PrometheusMetrics; close(): Promise<void> }> {
+  const metrics = new PrometheusMetrics({ defaultMetrics: false });
+  const eventLog = new MemoryEventLog();
+  const snapshotStore = new MemorySnapshotStore();
+  let c: ClusterCoordinator | null = null;
+  const rt: ActorRuntime = await startRuntime(
+    { keyGroups: 64, shards: 1, hosts: 1, ownership: 'leased' },
+    { eventLog, snapshotStore, rollupSink: new MemoryRollupSink(), alertSink: new MemoryAlertSink(), clock: systemClock, metrics },
+    { canDeliver: () => c?.canDeliver() ?? false, onFenced: (k) => c?.onFenced(k) },
+  );
+  c = await ClusterCoordinator.start(rt, { leases: new MemoryLeaseStore({ ttlMs: 3000 }), eventLog, snapshotStore, clock: systemClock, metrics }, { nodeId: 'n1', url: 'http://n1.test', slots: 4 });
+  return {
+    metrics,
+    async close() {
+      await c?.close();
+      await rt.close();
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('Grafana dashboard and Prometheus alerts name only what the node exports', () => {
   let tn: TestNode | undefined;
+  let member: Awaited<ReturnType<typeof startClusterMember>> | undefined;
   let x: Exported;
   let dashboard: Dashboard;
   let rules: Rule[];
@@ -223,16 +253,19 @@ describe('Grafana dashboard and Prometheus alerts name only what the node export
     tn = await startDemoNode();
     const m = await http(tn.node, '/metrics', { token: null });
     expect(m.status).toBe(200);
-    const registry = tn.node.metrics.registry;
-    x = exported(m.text, (family) => {
+    member = await startClusterMember();
+    const registries = [tn.node.metrics.registry, member.metrics.registry];
+    x = exported(`${m.text}\n${await member.metrics.text()}`, (family) => {
       // prom-client keeps the configured label names on the metric object (not in its types).
-      const names = (registry.getSingleMetric(family) as unknown as { labelNames?: unknown } | undefined)?.labelNames;
+      const metric = registries.map((r) => r.getSingleMetric(family)).find((mt) => mt !== undefined);
+      const names = (metric as unknown as { labelNames?: unknown } | undefined)?.labelNames;
       if (!Array.isArray(names)) throw new Error(`prom-client metric ${family} has no labelNames array`);
       return names as string[];
     });
   }, 60_000);
 
   afterAll(async () => {
+    await member?.close();
     await tn?.close();
   });
 
@@ -243,6 +276,9 @@ describe('Grafana dashboard and Prometheus alerts name only what the node export
       'vigil_host_restarts_total', 'vigil_log_retained_events', 'vigil_port_up',
     ]) expect(x.series.has(s), s).toBe(true);
     expect(x.series.has('vigil_ingest_ack_latency_seconds')).toBe(false);
+    // A node of several adds the cluster's gauges and counters.
+    for (const s of ['vigil_cluster_members', 'vigil_cluster_slots_owned', 'vigil_cluster_slots_unowned', 'vigil_cluster_slot_lost_total', 'vigil_fenced_commits_total']) expect(x.series.has(s), s).toBe(true);
+    expect(x.series.get('vigil_cluster_slots_unowned')!.type).toBe('gauge');
     expect([...x.labels.get('vigil_ingest_rejected_total')!]).toContain('code');
     expect([...x.labels.get('vigil_port_up')!]).toContain('port');
   });
@@ -363,6 +399,7 @@ describe('Grafana dashboard and Prometheus alerts name only what the node export
     expect(byName.get('VigilIngestRejectionsSpike')).toMatch(/rate\(vigil_ingest_rejected_total/);
     expect(byName.get('VigilAckLatencyP99High')).toMatch(/histogram_quantile\(0\.99,[\s\S]*vigil_ingest_ack_latency_seconds_bucket[\s\S]*>\s*0\.015\b/);
     expect(byName.get('VigilLogRetainedEventsHigh')).toMatch(/vigil_log_retained_events\s*>/);
+    expect(byName.get('VigilClusterSlotsUnowned')).toMatch(/vigil_cluster_slots_unowned\)?\s*>\s*0\b/);
   });
 
   it('the dashboard and the alerts select the scrape job that prometheus.yml defines', async () => {

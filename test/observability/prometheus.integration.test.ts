@@ -242,6 +242,10 @@ tests:
         values: '0+100x20'
       - series: 'vigil_log_retained_events{job="vigil",instance="n1:8080"}'
         values: '3500000x20'
+      - series: 'vigil_cluster_slots_unowned{job="vigil",instance="n1:8080"}'
+        values: '0 0 21x20'
+      - series: 'vigil_cluster_slots_unowned{job="vigil",instance="n2:8080"}'
+        values: '0 0 21x20'
     promql_expr_test:
       - expr: count by (alertname) (ALERTS{alertstate="firing"})
         eval_time: 15m
@@ -257,6 +261,8 @@ tests:
           - labels: '{alertname="VigilAckLatencyP99High"}'
             value: 1
           - labels: '{alertname="VigilLogRetainedEventsHigh"}'
+            value: 1
+          - labels: '{alertname="VigilClusterSlotsUnowned"}'
             value: 1
       - expr: ALERTS{alertname="VigilPortDown",alertstate="firing"}
         eval_time: 15m
@@ -277,6 +283,31 @@ tests:
             value: 1
       - expr: ALERTS
         eval_time: 50m
+        exp_samples: []
+
+  - name: slots a survivor takes over within one sample raise nothing; slots left unowned fire once per cluster, then clear
+    interval: 1m
+    input_series:
+      - series: 'vigil_cluster_slots_unowned{job="vigil",instance="n1:8080"}'
+        values: '0 21 0x10 21 21 21 0x10'
+      - series: 'vigil_cluster_slots_unowned{job="vigil",instance="n2:8080"}'
+        values: '0 21 0x10 0 21 21 0x10'
+    promql_expr_test:
+      - expr: ALERTS
+        eval_time: 1m
+        exp_samples:
+          - labels: 'ALERTS{alertname="VigilClusterSlotsUnowned",alertstate="pending",job="vigil",severity="critical"}'
+            value: 1
+      - expr: ALERTS
+        eval_time: 2m
+        exp_samples: []
+      - expr: ALERTS{alertstate="firing"}
+        eval_time: 14m
+        exp_samples:
+          - labels: 'ALERTS{alertname="VigilClusterSlotsUnowned",alertstate="firing",job="vigil",severity="critical"}'
+            value: 1
+      - expr: ALERTS
+        eval_time: 20m
         exp_samples: []
 
   - name: a healthy busy node raises nothing
@@ -302,6 +333,8 @@ tests:
         values: '0+1000x40'
       - series: 'vigil_log_retained_events{job="vigil",instance="n1:8080"}'
         values: '20000x40'
+      - series: 'vigil_cluster_slots_unowned{job="vigil",instance="n1:8080"}'
+        values: '0x40'
     promql_expr_test:
       - expr: ALERTS
         eval_time: 35m
@@ -430,7 +463,7 @@ describe('Prometheus scraping a node with deploy/prometheus', () => {
       await sleep(250);
     }
     expect(rules.map((r) => r.name).sort()).toEqual([
-      'VigilAckLatencyP99High', 'VigilIngestRejectionsSpike', 'VigilLogRetainedEventsHigh',
+      'VigilAckLatencyP99High', 'VigilClusterSlotsUnowned', 'VigilIngestRejectionsSpike', 'VigilLogRetainedEventsHigh',
       'VigilPortDown', 'VigilShardHostRestarted', 'VigilTargetDown',
     ]);
     for (const r of rules) {
