@@ -1,0 +1,113 @@
+// Where the node's CPU goes per event, stage by stage, in one process and without the WebSocket
+// client (which shares the two cores in `vigil bench`): how much of the null pipeline's budget
+// each stage of the real pipeline needs. Writes load/reports/stages.json.
+//
+//   parse     JSON.parse of 100-event frames (what the null pipeline does per frame)
+//   validate  parse + contracts + routing (IngestService.prepare), no runtime
+//   runtime   parse + validate + submit to the embedded runtime with the clinical actors
+//             (2 shard hosts, memory ports), acked after apply: the node minus the sockets
+//   trivial   the same frames' routing into trivial counter actors (runtime overhead alone)
+import { availableParallelism, cpus } from 'node:os';
+import { clinicalActorsModule } from '../actors/index.js';
+import { ContractRegistry } from '../actors/contracts/registry.js';
+import { IngestService, parseFrame } from '../actors/ingest.js';
+import { memoryPorts } from '../adapters/memory/index.js';
+import { systemClock } from '../runtime/clock.js';
+import { ActorRuntime, type RuntimeEvent } from '../runtime/runtime.js';
+import { frameText, type FrameMix } from './frames.js';
+import { fixtureModule, reportPath, runMain, writeReport } from './paths.js';
+
+const mix: FrameMix = { tenant: 'demo', patients: 2000, procedures: 500 };
+const FRAME = 100;
+const SECONDS = Number(process.env.STAGE_SECONDS ?? 4);
+
+function frames(n: number): string[] {
+  const now = Date.now();
+  return Array.from({ length: n }, () => frameText(mix, FRAME, now));
+}
+
+function timeLoop(fn: () => number): { eventsPerSecond: number; usPerEvent: number } {
+  const end = performance.now() + SECONDS * 1000;
+  const t0 = performance.now();
+  let events = 0;
+  while (performance.now() < end) events += fn();
+  const s = (performance.now() - t0) / 1000;
+  return { eventsPerSecond: Math.round(events / s), usPerEvent: Number(((s * 1e6) / events).toFixed(2)) };
+}
+
+async function runtimeStage(actorModules: string[], toEvents: (text: string) => RuntimeEvent[]): Promise<{ eventsPerSecond: number; mainCpuUsPerEvent: number; processCpuUsPerEvent: number }> {
+  const rt = await ActorRuntime.start({ actorModules, shards: 2, hosts: 2 }, memoryPorts());
+  const pool = frames(2000);
+  let i = 0;
+  let done = 0;
+  const inFlight = 16;
+  const end = performance.now() + SECONDS * 1000;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    let running = 0;
+    const next = (): void => {
+      while (running < inFlight && performance.now() < end) {
+        const evs = toEvents(pool[i++ % pool.length]!);
+        running++;
+        const ok = rt.submit(evs, (err) => {
+          if (err) throw err;
+          running--;
+          done += evs.length;
+          next();
+        });
+        if (!ok) {
+          running--;
+          void rt.whenWritable().then(next);
+          return;
+        }
+      }
+      if (running === 0) resolve();
+    };
+    next();
+  });
+  const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await rt.close();
+  // process.cpuUsage covers every thread of the process (main + shard hosts).
+  return {
+    eventsPerSecond: Math.round(done / s),
+    mainCpuUsPerEvent: Number((s * 1e6 / done).toFixed(2)),
+    processCpuUsPerEvent: Number(((cpu.user + cpu.system) / done).toFixed(2)),
+  };
+}
+
+runMain(async () => {
+  const pool = frames(2000);
+  let k = 0;
+  const parse = timeLoop(() => parseFrame(pool[k++ % pool.length]!, 1000).items.length);
+
+  const registry = new ContractRegistry();
+  const sink = { submit: () => true, whenWritable: () => Promise.resolve() };
+  const ingest = new IngestService(registry, sink, systemClock);
+  // Event times must stay recent for the contracts: validate against fresh frames.
+  const fresh = frames(2000);
+  k = 0;
+  const validate = timeLoop(() => ingest.prepare(parseFrame(fresh[k++ % fresh.length]!, 1000).items, 'demo').events.length);
+
+  const clinical = await runtimeStage([clinicalActorsModule()], (t) => ingest.prepare(parseFrame(t, 1000).items, 'demo').events as RuntimeEvent[]);
+  const trivial = await runtimeStage([fixtureModule('counter-actor')], (t) => {
+    const evs = ingest.prepare(parseFrame(t, 1000).items, 'demo').events as RuntimeEvent[];
+    for (const e of evs) e.kind = 'counter';
+    return evs;
+  });
+
+  writeReport(reportPath('stages.json'), {
+    benchmark: 'stages',
+    description: 'per-event cost of each stage of the ingest pipeline, in-process, 100-event frames of the vigil bench mix; runtime stages: 2 shard hosts, memory ports, 16 submissions in flight; processCpuUsPerEvent counts every thread',
+    node: process.version,
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model,
+    seconds: SECONDS,
+    parse,
+    validate,
+    runtimeClinical: clinical,
+    runtimeTrivialActors: trivial,
+    at: new Date().toISOString(),
+  });
+});
