@@ -379,6 +379,7 @@ export class ClusterCoordinator {
     this.m.members.set(members.length);
     this.m.unowned.set(owners.filter((o) => o === null).length);
 
+    await this.maybeTrim(this.members);
     const plan = assignSlots(this.options.slots, members.map((m) => m.node));
     // Hand over what is someone else's now (graceful: its commit goes out under our token).
     const give = [...this.held.keys()].filter((s) => plan[s] !== undefined && plan[s] !== id);
@@ -443,7 +444,6 @@ export class ClusterCoordinator {
       this.m.acquired.inc();
     }
     this.log(`cluster: took slots ${got.map((g) => g.slot).join(',')} (${kgs.length} key groups)`);
-    await this.maybeTrim(members);
   }
 
   /**
