@@ -27,6 +27,7 @@
  * snapshots + the log, and those only move under the current token.
  */
 import { ErrorCode, VigilError, toWire } from './errors.js';
+import { hashActor } from './keygroups.js';
 import type { Clock, EventLog, GaugeHandle, CounterHandle, LeaseStore, Metrics, SnapshotStore } from './ports.js';
 import type { ActorRuntime } from './runtime.js';
 
@@ -97,19 +98,13 @@ export function resolveClusterOptions(input: Partial<ClusterOptions>, ttlMs: num
   return o;
 }
 
-/** 32-bit FNV-1a, then a murmur3 finalizer: a stable score for rendezvous hashing. */
+/**
+ * A stable score for rendezvous hashing: the key-group hash (FNV-1a + murmur3 finalizer) of
+ * (slot, node). Every node of a cluster must compute the same plan, so this must not change
+ * between versions that run side by side (a rolling upgrade would move slots back and forth).
+ */
 function score(slot: number, node: string): number {
-  let h = 0x811c9dc5 ^ slot;
-  for (let i = 0; i < node.length; i++) {
-    h ^= node.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return hashActor('slot', String(slot), node);
 }
 
 /**

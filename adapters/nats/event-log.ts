@@ -52,14 +52,12 @@ import { endianness } from 'node:os';
 import {
   connect,
   DiscardPolicy,
-  Events,
   nanos,
   RetentionPolicy,
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
   type NatsConnection,
-  type Status,
   type StoredMsg,
   type StreamConfig,
   type StreamInfo,
@@ -67,6 +65,7 @@ import {
 import type { EventBatch } from '../../runtime/batch.js';
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import type { EventLog } from '../../runtime/ports.js';
+import { ConnectionGuard, errorText } from './guard.js';
 
 /** Log sequences per stream message: event i of message S is S * SEQ_STRIDE + i. */
 export const SEQ_STRIDE = 65_536;
@@ -192,14 +191,6 @@ export function decodeBatch(data: Uint8Array): Decoded {
 
 // ---------------------------------------------------------------------------------------------
 
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return code !== undefined && code !== '' && String(code) !== err.message ? `${err.message} (${String(code)})` : err.message;
-  }
-  return String(err);
-}
-
 function unavailable(op: string, err: unknown): VigilError {
   if (err instanceof VigilError) return err;
   return new VigilError(ErrorCode.StoreUnavailable, `jetstream event log: ${op} failed: ${errorText(err)}`, { cause: err });
@@ -244,14 +235,10 @@ export class JetStreamEventLog implements EventLog {
   private readonly subjects: string[];
   private readonly mixedSubject: string;
   private readonly filter: string;
-  private readonly timeoutMs: number;
   private readonly counts = new Map<number, number>();
   private readonly direct: DirectGet;
   private closed = false;
-  /** Follows the client's disconnect/reconnect events (see `ready`). */
-  private connected = true;
-  private readonly reconnected = new Set<() => void>();
-  private readonly statusFeed: AsyncIterable<Status> & { stop?: () => void };
+  private readonly guard: ConnectionGuard;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -263,15 +250,13 @@ export class JetStreamEventLog implements EventLog {
     this.stream = opts.stream;
     this.subjectPrefix = opts.subjectPrefix;
     this.partitions = opts.partitions;
-    this.timeoutMs = opts.timeoutMs;
     const direct = (jsm as { direct?: DirectGet }).direct;
     if (direct === undefined) throw new VigilError(ErrorCode.Internal, 'JetStreamEventLog: this nats client has no direct get API');
     this.direct = direct;
     this.filter = `${opts.subjectPrefix}.p.*`;
     this.mixedSubject = `${opts.subjectPrefix}.p.mixed`;
     this.subjects = Array.from({ length: opts.partitions }, (_, p) => `${opts.subjectPrefix}.p.${p}`);
-    this.statusFeed = nc.status();
-    void this.followStatus();
+    this.guard = new ConnectionGuard(nc, opts.timeoutMs);
   }
 
   /** Connects (unless given `nc`), creates or binds the stream, and returns the log. */
@@ -522,61 +507,19 @@ export class JetStreamEventLog implements EventLog {
     if (this.closed) return;
     this.closed = true;
     this.counts.clear();
-    this.statusFeed.stop?.();
-    for (const wake of this.reconnected) wake();
-    if (!this.ownsConnection || this.nc.isClosed()) return;
-    try {
-      // drain() waits for a reconnect while the server is down: bound it, then close.
-      await bounded(this.nc.drain(), this.timeoutMs);
-    } catch {
-      // closing anyway
-    } finally {
-      if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
-    }
+    this.guard.stop();
+    if (this.ownsConnection) await this.guard.closeConnection();
   }
 
   private ensureOpen(): void {
     if (this.closed) throw new VigilError(ErrorCode.ShuttingDown, `jetstream event log ${this.stream} is closed`);
   }
 
-  private async followStatus(): Promise<void> {
-    try {
-      for await (const s of this.statusFeed) {
-        if (s.type === Events.Disconnect) {
-          this.connected = false;
-        } else if (s.type === Events.Reconnect) {
-          this.connected = true;
-          for (const wake of this.reconnected) wake();
-        }
-      }
-    } catch {
-      // the feed ends with the connection
-    }
-  }
-
-  /**
-   * Runs one request within `timeoutMs` overall. The nats client drops what is published while
-   * it is disconnected (its outbound buffer is reset on every reconnect attempt), so a request
-   * sent then would only time out: wait for the reconnect first, within the same budget.
-   */
+  /** Runs one request within `timeoutMs` overall, waiting out a reconnect (see ConnectionGuard). */
   private async call<T>(op: string, request: (timeoutMs: number) => Promise<T>): Promise<T> {
     this.ensureOpen();
-    const deadline = Date.now() + this.timeoutMs;
     try {
-      if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
-      if (!this.connected) {
-        let wake!: () => void;
-        const reconnect = new Promise<void>((resolve) => (wake = resolve));
-        this.reconnected.add(wake);
-        try {
-          await bounded(reconnect, this.timeoutMs, `no connection to NATS for ${this.timeoutMs} ms`);
-        } finally {
-          this.reconnected.delete(wake);
-        }
-        this.ensureOpen();
-      }
-      const left = Math.max(1, deadline - Date.now());
-      return await bounded(request(left), left);
+      return await this.guard.call(request, () => this.ensureOpen());
     } catch (err) {
       throw unavailable(op, err);
     }
@@ -603,16 +546,6 @@ export class JetStreamEventLog implements EventLog {
       }
     });
   }
-}
-
-/** Settles like `p`, or rejects with a TIMEOUT error after `ms` (p's late outcome is ignored). */
-function bounded<T>(p: Promise<T>, ms: number, why = `no reply within ${ms} ms`): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(why), { code: 'TIMEOUT' })), ms);
-  });
-  p.catch(() => undefined);
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Creates the stream, or binds to an existing one that captures `filter`. */

@@ -57,7 +57,6 @@
  */
 import {
   connect,
-  Events,
   nanos,
   StorageType,
   type JetStreamManager,
@@ -65,11 +64,11 @@ import {
   type KvEntry,
   type NatsConnection,
   type QueuedIterator,
-  type Status,
   type StreamInfo,
 } from 'nats';
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import type { Lease, LeaseStore } from '../../runtime/ports.js';
+import { bounded, ConnectionGuard, errorText } from './guard.js';
 
 export const DEFAULT_LEASE_TIMEOUT_MS = 2000;
 /** nats-server refuses a stream max_age below 100 ms. */
@@ -99,14 +98,6 @@ const BUCKET = /^[-_a-zA-Z0-9]+$/;
 const MAX_KEY_LENGTH = 1024;
 const WRONG_LAST_SEQUENCE = 10071;
 const STREAM_NOT_FOUND = 10059;
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return code !== undefined && code !== '' && String(code) !== err.message ? `${err.message} (${String(code)})` : err.message;
-  }
-  return String(err);
-}
 
 function invalid(what: string, rule: string, got: unknown): never {
   throw new VigilError(ErrorCode.InvalidOption, `JetStreamLeaseStore: ${what} ${rule}; got ${JSON.stringify(got)}`);
@@ -169,10 +160,7 @@ export class JetStreamLeaseStore implements LeaseStore {
   readonly bucket: string;
   private readonly timeoutMs: number;
   private closed = false;
-  /** Follows the client's disconnect/reconnect events (see `call`). */
-  private connected = true;
-  private readonly reconnected = new Set<() => void>();
-  private readonly statusFeed: AsyncIterable<Status> & { stop?: () => void };
+  private readonly guard: ConnectionGuard;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -183,8 +171,7 @@ export class JetStreamLeaseStore implements LeaseStore {
     this.bucket = opts.bucket;
     this.ttlMs = opts.ttlMs;
     this.timeoutMs = opts.timeoutMs;
-    this.statusFeed = nc.status();
-    void this.followStatus();
+    this.guard = new ConnectionGuard(nc, opts.timeoutMs);
   }
 
   /** Connects (unless given `nc`), creates or binds the bucket, and returns the store. */
@@ -318,60 +305,18 @@ export class JetStreamLeaseStore implements LeaseStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.statusFeed.stop?.();
-    for (const wake of this.reconnected) wake();
-    if (!this.ownsConnection || this.nc.isClosed()) return;
-    try {
-      // drain() waits for a reconnect while the server is down: bound it, then close.
-      await bounded(this.nc.drain(), this.timeoutMs);
-    } catch {
-      // closing anyway
-    } finally {
-      if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
-    }
+    this.guard.stop();
+    if (this.ownsConnection) await this.guard.closeConnection();
   }
 
   private ensureOpen(): void {
     if (this.closed) throw new VigilError(ErrorCode.ShuttingDown, `jetstream lease store ${this.bucket} is closed`);
   }
 
-  private async followStatus(): Promise<void> {
-    try {
-      for await (const s of this.statusFeed) {
-        if (s.type === Events.Disconnect) {
-          this.connected = false;
-        } else if (s.type === Events.Reconnect) {
-          this.connected = true;
-          for (const wake of this.reconnected) wake();
-        }
-      }
-    } catch {
-      // the feed ends with the connection
-    }
-  }
-
-  /**
-   * Runs one operation within `timeoutMs` overall. The nats client drops what is published while
-   * it is disconnected, so a request sent then would only time out: wait for the reconnect
-   * first, within the same budget.
-   */
+  /** Runs one operation within `timeoutMs` overall, waiting out a reconnect (see ConnectionGuard). */
   private async call<T>(op: string, request: (timeoutMs: number) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.timeoutMs;
     try {
-      if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
-      if (!this.connected) {
-        let wake!: () => void;
-        const reconnect = new Promise<void>((resolve) => (wake = resolve));
-        this.reconnected.add(wake);
-        try {
-          await bounded(reconnect, this.timeoutMs, `no connection to NATS for ${this.timeoutMs} ms`);
-        } finally {
-          this.reconnected.delete(wake);
-        }
-        this.ensureOpen();
-      }
-      const left = Math.max(1, deadline - Date.now());
-      return await bounded(request(left), left);
+      return await this.guard.call(request, () => this.ensureOpen());
     } catch (err) {
       throw unavailable(`${op} (bucket ${this.bucket})`, err);
     }
@@ -445,12 +390,3 @@ function checkBucket(info: StreamInfo, bucket: string, ttlMs: number): void {
   }
 }
 
-/** Settles like `p`, or rejects with a TIMEOUT error after `ms` (p's late outcome is ignored). */
-function bounded<T>(p: Promise<T>, ms: number, why = `no reply within ${ms} ms`): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(why), { code: 'TIMEOUT' })), ms);
-  });
-  p.catch(() => undefined);
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useNats, useRedis } from '../harness/servers.js';
-import { expectedCounts, makeFrames, procedureEvents, sendAll } from '../durable/producer.js';
-import { clusterEnv, clusterView, metricValue, startClusterNode, waitSettled, type ClusterNode } from './support.js';
+import { expectedCounts, makeFrames, sendAll } from '../durable/producer.js';
+import { clusterEnv, type ClusterNode, clusterView, eventsWhenSettled, metricValue, startClusterNode, waitSettled } from './support.js';
 
 interface Claim {
   at: number;
@@ -90,11 +90,7 @@ describe('several nodes: fencing', () => {
       for (const f of frames) for (const [p, c] of expectedCounts(f)) want.set(p, (want.get(p) ?? 0) + c);
       const end = Date.now() + 20_000;
       for (const [proc, count] of want) {
-        let got = await procedureEvents(others[0]!.port, proc);
-        while (got !== count && Date.now() < end) {
-          await new Promise((r) => setTimeout(r, 100));
-          got = await procedureEvents(others[0]!.port, proc);
-        }
+        const got = await eventsWhenSettled(others[0]!.port, proc, count, end);
         expect(got, proc).toBe(count);
       }
     } catch (err) {

@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useNats, useRedis } from '../harness/servers.js';
-import { expectedCounts, makeFrames, procedureEvents, sendAll } from '../durable/producer.js';
-import { clusterEnv, clusterView, metricValue, startClusterNode, waitSettled, type ClusterNode } from './support.js';
+import { expectedCounts, makeFrames, sendAll } from '../durable/producer.js';
+import { clusterEnv, type ClusterNode, clusterView, eventsWhenSettled, metricValue, startClusterNode, waitSettled } from './support.js';
 
 describe('several nodes: leaving and joining', () => {
   const redis = useRedis();
@@ -45,11 +45,7 @@ describe('several nodes: leaving and joining', () => {
       expect((await clusterView(a.port)).owned).toHaveLength(64);
       const end = Date.now() + 20_000;
       for (const [proc, count] of expectedCounts(frames)) {
-        let got = await procedureEvents(a.port, proc);
-        while (got !== count && Date.now() < end) {
-          await new Promise((r) => setTimeout(r, 100));
-          got = await procedureEvents(a.port, proc);
-        }
+        const got = await eventsWhenSettled(a.port, proc, count, end);
         expect(got, proc).toBe(count);
       }
 
@@ -61,11 +57,7 @@ describe('several nodes: leaving and joining', () => {
       for (const v of views) expect(v.owned).toHaveLength(32);
       expect(await metricValue(a.port, 'vigil_cluster_slot_handed_over_total')).toBeGreaterThanOrEqual(32);
       for (const [proc, count] of expectedCounts(frames)) {
-        let got = await procedureEvents(c.port, proc);
-        while (got !== count && Date.now() < end) {
-          await new Promise((r) => setTimeout(r, 100));
-          got = await procedureEvents(c.port, proc);
-        }
+        const got = await eventsWhenSettled(c.port, proc, count, end);
         expect(got, `${proc} via c`).toBe(count);
       }
     } catch (err) {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../harness/servers.js';
-import { ADMIN, spawnNode, type NodeProcess } from '../durable/producer.js';
+import { ADMIN, procedureEvents, spawnNode, type NodeProcess } from '../durable/producer.js';
 
 export interface ClusterView {
   node: string;
@@ -72,4 +72,15 @@ export async function waitSettled(nodes: readonly ClusterNode[], members: number
     if (Date.now() > end) throw new Error(`cluster not settled in ${timeoutMs} ms: ${JSON.stringify(last.map((v) => ({ node: v.node, members: v.members.length, owned: v.owned.length, unowned: v.unowned })))}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Polls a procedure's event count on `port` until it is `count` or `deadline` passes; the last count. */
+export async function eventsWhenSettled(port: number, proc: string, count: number, deadline: number): Promise<number> {
+  let got = await procedureEvents(port, proc);
+  // Acks mean "in the log" with several nodes; the owner applies them a moment later.
+  while (got !== count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    got = await procedureEvents(port, proc);
+  }
+  return got;
 }

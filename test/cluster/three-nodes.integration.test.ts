@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { useNats, useRedis } from '../harness/servers.js';
-import { expectedCounts, makeFrames, procedureEvents, sendAll, TOKEN } from '../durable/producer.js';
-import { clusterEnv, clusterView, startClusterNode, waitSettled, type ClusterNode } from './support.js';
+import { expectedCounts, makeFrames, sendAll, TOKEN } from '../durable/producer.js';
+import { clusterEnv, type ClusterNode, clusterView, eventsWhenSettled, startClusterNode, waitSettled } from './support.js';
 
 describe('several nodes over NATS and Redis', () => {
   const redis = useRedis();
@@ -65,12 +65,7 @@ describe('several nodes over NATS and Redis', () => {
       const end = Date.now() + 20_000;
       for (const s of survivors) {
         for (const [proc, count] of want) {
-          let got = await procedureEvents(s.port, proc);
-          // Producers' last acks mean "in the log"; the owner applies them a moment later.
-          while (got !== count && Date.now() < end) {
-            await new Promise((r) => setTimeout(r, 100));
-            got = await procedureEvents(s.port, proc);
-          }
+          const got = await eventsWhenSettled(s.port, proc, count, end);
           expect(got, `${proc} via ${s.id}`).toBe(count);
         }
       }
