@@ -17,8 +17,10 @@ describe('runs on Deno 2', () => {
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as { runtime: string; total: number; pings: number; restarts: number };
     expect(result.runtime).toMatch(/^2\./);
     expect(result.total).toBe(4000);
-    // Actor-to-actor messages are at-least-once: events replayed after the crash send again.
-    expect(result.pings).toBeGreaterThanOrEqual(40);
+    // Actor-to-actor messages are not logged: those on their way to the host when it dies are
+    // lost (replayed events on the restarted host send theirs again). Every ping of the second
+    // round, sent after the restart, must arrive.
+    expect(result.pings).toBeGreaterThanOrEqual(20);
     expect(result.restarts).toBe(1);
   }, 90_000);
 });
