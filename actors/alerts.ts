@@ -8,8 +8,25 @@ export interface AlertBookState {
   n: Record<string, number>;
 }
 
+// Open alerts are counted beside `open`: most events try a resolve or two with nothing open, and
+// `open` is a dictionary-mode object after its first delete, so skipping the lookup matters.
+// Derived data under a symbol key: JSON skips it, and a decoded book recounts on first use.
+const OPEN_N = Symbol('openCount');
+type Counted = AlertBookState & { [OPEN_N]?: number };
+
+function openCount(b: AlertBookState): number {
+  let n = (b as Counted)[OPEN_N];
+  if (n === undefined) {
+    n = Object.keys(b.open).length;
+    Object.defineProperty(b, OPEN_N, { value: n, enumerable: false, writable: true });
+  }
+  return n;
+}
+
 export function newAlertBook(): AlertBookState {
-  return { open: {}, n: {} };
+  const b: AlertBookState = { open: {}, n: {} };
+  openCount(b);
+  return b;
 }
 
 export const levelRank = (l: AlertLevelName): number => AlertLevel[l];
@@ -27,6 +44,7 @@ export function raise(b: AlertBookState, ctx: ActorContext, reason: string, leve
   let id: string;
   if (cur) id = cur.id;
   else {
+    (b as Counted)[OPEN_N] = openCount(b) + 1;
     const ep = (b.n[reason] ?? 0) + 1;
     b.n[reason] = ep;
     id = `al_${hashHex(`${ctx.tenant}|${ctx.kind}|${ctx.id}|${reason}|${ep}`)}`;
@@ -36,9 +54,11 @@ export function raise(b: AlertBookState, ctx: ActorContext, reason: string, leve
 }
 
 export function resolve(b: AlertBookState, ctx: ActorContext, reason: string, value: number, eventTime: number): void {
+  if (openCount(b) === 0) return;
   const cur = b.open[reason];
   if (!cur) return;
   delete b.open[reason];
+  (b as Counted)[OPEN_N]!--;
   ctx.emitAlert({ alertId: cur.id, tenant: ctx.tenant, subjectKind: ctx.kind, subjectId: ctx.id, level: cur.level, state: 'resolved', reason, value, eventTime });
 }
 

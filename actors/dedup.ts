@@ -8,75 +8,149 @@ import { hash53 } from './hash.js';
  * Bounded by a capacity too (oldest out first), which is the documented limit: more than
  * `capacity` events for one actor inside the lateness horizon, and a copy of the oldest of them
  * is no longer recognised.
+ *
+ * One Float64Array holds it all: a few counters, a ring of [hash53 of the id, event time] in
+ * arrival order, and an open-addressing index of the live hashes (linear probing, at most half
+ * full). As arrays plus a Set<number> every id was a heap number behind pointer hops, so the
+ * lookup per event was mostly cache misses on a cold actor, and work for every major GC.
+ * The buffer is replaced when it grows or shrinks: the owner's `dd` is updated here.
  */
-export interface DedupState {
-  /** hash53 of each id and its event time, in arrival order, live from `head`. */
-  h: number[];
-  t: number[];
-  head: number;
-}
+export type DedupState = Float64Array;
 
-// The lookup set is derived data, rebuilt from the arrays after a snapshot is decoded. It hangs
-// off the state under a symbol key: JSON.stringify skips it, and reading it is a plain property
-// load (a WeakMap lookup per event cost ~10% of a shard host's time in `vigil bench`).
-const SET = Symbol('dedupSet');
-type WithSet = DedupState & { [SET]?: Set<number> };
+const HEAD = 0; // ring slot of the oldest live id
+const N = 1; // live ids
+const CAP = 2; // ring slots, a power of two; the index has twice as many
+const OLDEST = 3; // event time at HEAD (Infinity when empty), so expire reads no ring slot
+const META = 4;
+const MIN_CAP = 16;
+// hash53 is never negative.
+const EMPTY = -1;
 
-function setOf(d: DedupState): Set<number> {
-  let s = (d as WithSet)[SET];
-  if (s === undefined) {
-    s = new Set(d.h.slice(d.head));
-    Object.defineProperty(d, SET, { value: s, enumerable: false, writable: true });
-  }
-  return s;
+function alloc(cap: number): DedupState {
+  const d = new Float64Array(META + 4 * cap);
+  d.fill(EMPTY, META + 2 * cap);
+  d[CAP] = cap;
+  d[OLDEST] = Infinity;
+  return d;
 }
 
 export function newDedup(): DedupState {
-  return { h: [], t: [], head: 0 };
+  return alloc(MIN_CAP);
 }
 
-/** True when `id` was seen; else remembers it. */
-export function seenBefore(d: DedupState, id: string, time: number, capacity: number): boolean {
-  const set = setOf(d);
-  const h = hash53(id);
-  if (set.has(h)) return true;
-  set.add(h);
-  d.h.push(h);
-  d.t.push(time);
-  if (d.h.length - d.head > capacity) {
-    set.delete(d.h[d.head]!);
-    d.head++;
+/** Index slot holding `h`, or the free slot where it would go. */
+function probe(d: DedupState, ix: number, mask: number, h: number): number {
+  // The low 32 bits of hash53 come out of a finalizer, so they spread well on their own.
+  let i = h & mask;
+  for (;;) {
+    const x = d[ix + i]!;
+    if (x === h || x === EMPTY) return i;
+    i = (i + 1) & mask;
   }
+}
+
+/** Linear-probing delete with backward shift, so no tombstones pile up as ids come and go. */
+function unindex(d: DedupState, h: number): void {
+  const ix = META + 2 * d[CAP]!;
+  const mask = 2 * d[CAP]! - 1;
+  let i = probe(d, ix, mask, h);
+  if (d[ix + i] === EMPTY) return;
+  let j = i;
+  for (;;) {
+    j = (j + 1) & mask;
+    const x = d[ix + j]!;
+    if (x === EMPTY) break;
+    const home = x & mask;
+    // x may move back to the hole at i only if its home slot is not cyclically within (i, j].
+    if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+    d[ix + i] = x;
+    i = j;
+  }
+  d[ix + i] = EMPTY;
+}
+
+/** The same live ids, in order, in a buffer of `cap` ring slots. */
+function resize(d: DedupState, cap: number): DedupState {
+  const out = alloc(cap);
+  const n = d[N]!;
+  const head = d[HEAD]!;
+  const oldMask = d[CAP]! - 1;
+  const ix = META + 2 * cap;
+  const mask = 2 * cap - 1;
+  for (let k = 0; k < n; k++) {
+    const from = META + 2 * ((head + k) & oldMask);
+    const h = d[from]!;
+    out[META + 2 * k] = h;
+    out[META + 2 * k + 1] = d[from + 1]!;
+    out[ix + probe(out, ix, mask, h)] = h;
+  }
+  out[N] = n;
+  out[OLDEST] = d[OLDEST]!;
+  return out;
+}
+
+/** True when `id` was seen; else remembers it. May replace `s.dd`. */
+export function seenBefore(s: { dd: DedupState }, id: string, time: number, capacity: number): boolean {
+  let d = s.dd;
+  const h = hash53(id);
+  let cap = d[CAP]!;
+  let slot = probe(d, META + 2 * cap, 2 * cap - 1, h);
+  if (d[META + 2 * cap + slot] === h) return true;
+  if (d[N] === cap) {
+    s.dd = d = resize(d, cap * 2);
+    cap *= 2;
+    slot = probe(d, META + 2 * cap, 2 * cap - 1, h);
+  }
+  d[META + 2 * cap + slot] = h;
+  const tail = META + 2 * ((d[HEAD]! + d[N]!) & (cap - 1));
+  d[tail] = h;
+  d[tail + 1] = time;
+  if (d[N] === 0) d[OLDEST] = time;
+  d[N]!++;
+  if (d[N]! > capacity) dropOldest(d);
   return false;
 }
 
-/** Forgets ids whose event time is before `cutoff`. */
-export function expire(d: DedupState, cutoff: number): void {
-  const set = setOf(d);
+function dropOldest(d: DedupState): void {
+  const head = d[HEAD]!;
+  unindex(d, d[META + 2 * head]!);
+  const next = (head + 1) & (d[CAP]! - 1);
+  d[HEAD] = next;
+  d[N]!--;
+  d[OLDEST] = d[N]! > 0 ? d[META + 2 * next + 1]! : Infinity;
+}
+
+/** Forgets ids whose event time is before `cutoff`. May replace `s.dd`. */
+export function expire(s: { dd: DedupState }, cutoff: number): void {
+  const d = s.dd;
   // Arrival order is roughly time order: stop at the first young one (stragglers stay a little
   // longer, which only makes dedup stricter).
-  while (d.head < d.h.length && d.t[d.head]! < cutoff) {
-    set.delete(d.h[d.head]!);
-    d.head++;
-  }
-  if (d.head > 64 && d.head * 2 > d.h.length) {
-    d.h.splice(0, d.head);
-    d.t.splice(0, d.head);
-    d.head = 0;
+  if (!(d[OLDEST]! < cutoff)) return;
+  do dropOldest(d);
+  while (d[OLDEST]! < cutoff);
+  // A burst that has expired should not pin a large buffer (or slow the probes).
+  const cap = d[CAP]!;
+  if (cap > MIN_CAP && d[N]! * 8 < cap) {
+    let c = MIN_CAP;
+    while (c < d[N]! * 2) c *= 2;
+    s.dd = resize(d, c);
   }
 }
 
 export function dedupSize(d: DedupState): number {
-  return d.h.length - d.head;
+  return d[N]!;
 }
 
 /** Snapshot form: the live hashes and times as one base64 Float64 block (JSON would triple it). */
 export function encodeDedup(d: DedupState): string {
-  const n = d.h.length - d.head;
+  const n = d[N]!;
+  const head = d[HEAD]!;
+  const mask = d[CAP]! - 1;
   const buf = new Float64Array(n * 2);
-  for (let i = 0; i < n; i++) {
-    buf[i] = d.h[d.head + i]!;
-    buf[n + i] = d.t[d.head + i]!;
+  for (let k = 0; k < n; k++) {
+    const at = META + 2 * ((head + k) & mask);
+    buf[k] = d[at]!;
+    buf[n + k] = d[at + 1]!;
   }
   return Buffer.from(buf.buffer).toString('base64');
 }
@@ -85,11 +159,19 @@ export function decodeDedup(s: string): DedupState {
   const bytes = Buffer.from(s, 'base64');
   const buf = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const n = buf.length / 2;
-  const d = newDedup();
-  for (let i = 0; i < n; i++) {
-    d.h.push(buf[i]!);
-    d.t.push(buf[n + i]!);
+  let cap = MIN_CAP;
+  while (cap < n + 1) cap *= 2;
+  const d = alloc(cap);
+  const ix = META + 2 * cap;
+  const mask = 2 * cap - 1;
+  for (let k = 0; k < n; k++) {
+    const h = buf[k]!;
+    d[META + 2 * k] = h;
+    d[META + 2 * k + 1] = buf[n + k]!;
+    d[ix + probe(d, ix, mask, h)] = h;
   }
+  d[N] = n;
+  if (n > 0) d[OLDEST] = buf[n]!;
   return d;
 }
 
@@ -104,7 +186,7 @@ export function admit(s: { wm: number; dd: DedupState }, eventId: string, ctx: A
     ctx.reject('too_late', `event_time is ${Math.round((s.wm - t) / 1000)} s behind ${ctx.kind} ${ctx.id}'s watermark; allowed lateness is ${latenessMs / 1000} s`);
     return false;
   }
-  if (seenBefore(s.dd, eventId, t, dedupCapacity)) {
+  if (seenBefore(s, eventId, t, dedupCapacity)) {
     ctx.duplicate();
     return false;
   }

@@ -9,8 +9,8 @@ import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
 import { news2, type News2Components, type News2Inputs, type News2Risk } from './news2.js';
 import { RollupEmitter } from './rollups.js';
-import { addPoint, classify, newTrend, type TrendState } from './trend.js';
-import { addValue, advance, latestStats, newSeries, type SeriesState } from './windows.js';
+import { addPoint, classify, newTrend, trendRecordFromJSON, trendRecordToJSON, type TrendJSON, type TrendState } from './trend.js';
+import { addValue, advance, latestStats, newSeries, seriesRecordFromJSON, seriesRecordToJSON, type SeriesJSON, type SeriesState } from './windows.js';
 
 export const VITALS = ['heart_rate', 'resp_rate', 'spo2', 'systolic_bp', 'diastolic_bp', 'temperature_c'] as const;
 const CONSCIOUSNESS = ['A', 'C', 'V', 'P', 'U'] as const;
@@ -48,6 +48,12 @@ export interface PatientState {
   recent: { t: number; type: string; v: number; unit: string }[];
 }
 
+/** The state as summaries read it: live, or as decoded from a snapshot. */
+export type PatientView = Omit<PatientState, 'dd' | 'series' | 'trends'> & {
+  series: Record<string, SeriesState | SeriesJSON>;
+  trends: Record<string, TrendState | TrendJSON>;
+};
+
 export function newPatient(): PatientState {
   return {
     wm: -Infinity, events: 0, dd: newDedup(), latest: {}, series: {}, trends: {}, outliers: {},
@@ -67,15 +73,18 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
   const trendCfg = { points: pc.trendPoints, volatileCv: pc.volatileCv, changeRatio: pc.changeRatio };
 
   function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext): void {
-    let series = s.series[name];
-    if (series === undefined) {
+    let w = s.series[name];
+    if (w === undefined) {
       if (Object.keys(s.series).length >= pc.maxSeries + VITALS.length + 8) return; // bounded state
-      series = s.series[name] = newSeries();
-      s.trends[name] = newTrend();
+      w = s.series[name] = newSeries();
+      s.trends[name] = newTrend(trendCfg.points);
     }
     emitter.ctx = ctx;
-    addValue(series, name, t, v, s.wm, emitter.emit);
-    addPoint(s.trends[name]!, t, v, trendCfg.points);
+    const grown = addValue(w, 0, name, t, v, s.wm, emitter.emit);
+    if (grown !== w) s.series[name] = grown;
+    const tr = s.trends[name]!;
+    const grownTr = addPoint(tr, t, v, trendCfg.points);
+    if (grownTr !== tr) s.trends[name] = grownTr;
     const b = cfg.outliers[name];
     if (b !== undefined && (v < b[0] || v > b[1])) {
       const o = (s.outliers[name] ??= { n: 0, last: [t, v] });
@@ -156,8 +165,8 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
         }
       }
       emitter.ctx = ctx;
-      for (const name in s.series) advance(s.series[name]!, name, s.wm, pc.latenessMs, emitter.emit);
-      expire(s.dd, s.wm - pc.latenessMs);
+      for (const name in s.series) advance(s.series[name]!, 0, name, s.wm, pc.latenessMs, emitter.emit);
+      expire(s, s.wm - pc.latenessMs);
       return s;
     },
     onTimer(s, name, ctx) {
@@ -179,10 +188,19 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
       }
       return s;
     },
-    encode: (s) => JSON.stringify({ ...s, dd: encodeDedup(s.dd) }),
+    // Same JSON as when series and trends were plain arrays: snapshots stay readable both ways.
+    encode: (s) => JSON.stringify({ ...s, dd: encodeDedup(s.dd), series: seriesRecordToJSON(s.series), trends: trendRecordToJSON(s.trends) }),
     decode: (data) => {
-      const raw = JSON.parse(data) as Omit<PatientState, 'dd' | 'wm'> & { dd: string; wm: number | null };
-      return { ...raw, wm: raw.wm ?? -Infinity, dd: decodeDedup(raw.dd) };
+      const raw = JSON.parse(data) as Omit<PatientState, 'dd' | 'wm' | 'series' | 'trends'> & {
+        dd: string; wm: number | null; series: Record<string, SeriesJSON>; trends: Record<string, TrendJSON>;
+      };
+      return {
+        ...raw,
+        wm: raw.wm ?? -Infinity,
+        dd: decodeDedup(raw.dd),
+        series: seriesRecordFromJSON(raw.series),
+        trends: trendRecordFromJSON(raw.trends),
+      };
     },
   });
 }
@@ -198,8 +216,8 @@ function pushRecent(s: PatientState, t: number, type: string, v: number, unit: s
   if (r.length > 20) r.shift();
 }
 
-/** GET /v1/patients/{id}/risk-summary, from the actor's state (its snapshot form). */
-export function patientSummary(id: string, s: Omit<PatientState, 'dd'>, now: number): Record<string, unknown> {
+/** GET /v1/patients/{id}/risk-summary, from the actor's state (its snapshot form, or live). */
+export function patientSummary(id: string, s: PatientView, now: number): Record<string, unknown> {
   const procs = Object.values(s.procs);
   const events = procs.reduce((n, p) => n + p.events, 0);
   const latest: Record<string, number | boolean | string> = {};
@@ -233,7 +251,7 @@ export function patientSummary(id: string, s: Omit<PatientState, 'dd'>, now: num
   };
 }
 
-export function patientTrends(s: Omit<PatientState, 'dd'>): Record<string, ReturnType<typeof classify>> {
+export function patientTrends(s: PatientView): Record<string, ReturnType<typeof classify>> {
   const out: Record<string, ReturnType<typeof classify>> = {};
   for (const name of Object.keys(s.trends)) out[name] = classify(s.trends[name]!);
   return out;

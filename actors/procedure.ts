@@ -23,10 +23,15 @@ import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } fr
 import type { ProcedureSummaryMessage } from './patient.js';
 import { RollupEmitter } from './rollups.js';
 import { QuantileSketch, type SketchJSON } from './sketch.js';
-import { addValue, advance, latestStats, newSeries, type SeriesState } from './windows.js';
+import { addValue, advance, latestStats, newSeries, seriesFromJSON, seriesToJSON, type SeriesJSON, type SeriesState } from './windows.js';
 
 const LEVELS: readonly AlertLevelName[] = ['low', 'medium', 'high', 'critical'];
 const SERIES = ['force_newtons', 'velocity_mm_s', 'latency_ms', 'risk'] as const;
+// Their places in the one buffer that holds all four (see windows.ts).
+const FORCE = 0;
+const VELOCITY = 1;
+const LATENCY = 2;
+const RISK = 3;
 
 export interface ProcedureState {
   wm: number;
@@ -42,7 +47,8 @@ export interface ProcedureState {
   arms: Record<string, number>;
   maxForce: number;
   latency: QuantileSketch;
-  series: Record<string, SeriesState>;
+  /** The SERIES, in that order, in one buffer; snapshots hold them as a record by name. */
+  series: SeriesState;
   smoothed: number;
   level: AlertLevelName;
   /** Force baseline: exponentially weighted mean and variance, and samples seen. */
@@ -54,8 +60,7 @@ export interface ProcedureState {
 }
 
 export function newProcedure(): ProcedureState {
-  const series: Record<string, SeriesState> = {};
-  for (const k of SERIES) series[k] = newSeries();
+  const series = newSeries(SERIES.length);
   return {
     wm: -Infinity, dd: newDedup(), patient: null, events: 0, sumRisk: 0, maxRisk: 0, critical: 0, errors: 0,
     errorCodes: {}, steps: {}, arms: {}, maxForce: 0, latency: new QuantileSketch(), series,
@@ -119,11 +124,13 @@ export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureS
       bump(s.steps, String(p.step));
       bump(s.arms, String(p.robot_arm));
       emitter.ctx = ctx;
-      addValue(s.series.force_newtons!, 'force_newtons', t, force, s.wm, emitter.emit);
-      addValue(s.series.velocity_mm_s!, 'velocity_mm_s', t, velocity, s.wm, emitter.emit);
-      addValue(s.series.latency_ms!, 'latency_ms', t, latency, s.wm, emitter.emit);
-      addValue(s.series.risk!, 'risk', t, risk, s.wm, emitter.emit);
-      for (const k of SERIES) advance(s.series[k]!, k, s.wm, pc.latenessMs, emitter.emit);
+      let w = s.series;
+      w = addValue(w, FORCE, 'force_newtons', t, force, s.wm, emitter.emit);
+      w = addValue(w, VELOCITY, 'velocity_mm_s', t, velocity, s.wm, emitter.emit);
+      w = addValue(w, LATENCY, 'latency_ms', t, latency, s.wm, emitter.emit);
+      w = addValue(w, RISK, 'risk', t, risk, s.wm, emitter.emit);
+      s.series = w;
+      for (let k = 0; k < SERIES.length; k++) advance(w, k, SERIES[k]!, s.wm, pc.latenessMs, emitter.emit);
 
       // Triggers.
       if (force >= pc.forceHighN) raise(s.alerts, ctx, 'high_force', 'high', force, t);
@@ -163,7 +170,7 @@ export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureS
         else raise(s.alerts, ctx, 'risk', lvl, s.smoothed, t);
       }
 
-      expire(s.dd, s.wm - pc.latenessMs);
+      expire(s, s.wm - pc.latenessMs);
       if (!s.notifyArmed && s.patient !== null) {
         s.notifyArmed = true;
         ctx.setTimer('notify', ctx.now() + pc.notifyEveryMs, 'processing');
@@ -189,10 +196,11 @@ export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureS
       ctx.send('patient', s.patient, msg);
       return s;
     },
-    encode: (s) => JSON.stringify({ ...s, dd: encodeDedup(s.dd) }),
+    // Same JSON as when series were plain arrays: snapshots stay readable both ways.
+    encode: (s) => JSON.stringify({ ...s, dd: encodeDedup(s.dd), series: seriesRecord(s.series) }),
     decode: (data) => {
-      const raw = JSON.parse(data) as Omit<ProcedureState, 'dd' | 'latency' | 'wm' | 'lastErrorAt'> & {
-        dd: string; latency: SketchJSON; wm: number | null; lastErrorAt: number | null;
+      const raw = JSON.parse(data) as Omit<ProcedureState, 'dd' | 'latency' | 'wm' | 'lastErrorAt' | 'series'> & {
+        dd: string; latency: SketchJSON; wm: number | null; lastErrorAt: number | null; series: Record<string, SeriesJSON>;
       };
       return {
         ...raw,
@@ -200,19 +208,27 @@ export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureS
         lastErrorAt: raw.lastErrorAt ?? -Infinity,
         dd: decodeDedup(raw.dd),
         latency: QuantileSketch.fromJSON(raw.latency),
+        series: seriesFromJSON(...SERIES.map((k) => raw.series[k] ?? { m: [], hr: [] })),
       };
     },
   });
 }
 
-type EncodedProcedure = Omit<ProcedureState, 'dd' | 'latency'> & { latency: SketchJSON };
+function seriesRecord(w: SeriesState): Record<string, SeriesJSON> {
+  const out: Record<string, SeriesJSON> = {};
+  for (let k = 0; k < SERIES.length; k++) out[SERIES[k]!] = seriesToJSON(w, k);
+  return out;
+}
+
+type EncodedProcedure = Omit<ProcedureState, 'dd' | 'latency' | 'series'> & { latency: SketchJSON; series: Record<string, SeriesJSON> | SeriesState };
 
 /** GET /v1/procedures/{id}/risk-summary, from the actor's snapshot form. */
 export function procedureSummary(id: string, s: EncodedProcedure, now: number): Record<string, unknown> {
   const sketch = QuantileSketch.fromJSON(s.latency);
   const wm = s.wm ?? -Infinity;
   const windows: Record<string, unknown> = {};
-  for (const [name, series] of Object.entries(s.series)) windows[name] = latestStats(series);
+  const series = s.series instanceof Float64Array ? seriesRecord(s.series) : s.series;
+  for (const [name, w] of Object.entries(series)) windows[name] = latestStats(w);
   return {
     procedure_id: id,
     patient_id: s.patient,

@@ -1,5 +1,5 @@
 import type { ActorContext } from '../runtime/actor.js';
-import type { WindowRow } from './windows.js';
+import type { EmitRollup } from './windows.js';
 
 /**
  * Turns window rows into rollup rows for the current actor. One per actor kind, created once;
@@ -7,21 +7,21 @@ import type { WindowRow } from './windows.js';
  */
 export class RollupEmitter {
   ctx: ActorContext | null = null;
-  readonly emit = (series: string, row: WindowRow, windowMs: number, final: boolean): void => {
+  readonly emit: EmitRollup = (series, b, at, windowMs, final) => {
     const ctx = this.ctx!;
     ctx.emitRollup({
       tenant: ctx.tenant,
       actorKind: ctx.kind,
       actorId: ctx.id,
       metric: series,
-      windowStart: row[0],
+      windowStart: b[at]!,
       windowMs,
-      revision: row[5],
+      revision: b[at + 5]!,
       final,
-      count: row[1],
-      min: row[2],
-      max: row[3],
-      sum: row[4],
+      count: b[at + 1]!,
+      min: b[at + 2]!,
+      max: b[at + 3]!,
+      sum: b[at + 4]!,
     });
   };
 }

@@ -3,6 +3,11 @@
 // passes its end, and is kept for corrections until the allowed lateness has passed too. A late
 // event inside the lateness corrects its window and bumps its revision, so the rollup is
 // re-emitted and the analytics store keeps the highest revision (ReplacingMergeTree(rev)).
+//
+// Live, series are held in Float64Arrays, one or several series per buffer: every event updates a
+// minute and an hour window of several series of a cold actor, and as arrays of row arrays that
+// was ten or so scattered objects per series, each a likely cache miss. Snapshots keep the
+// row-array form (SeriesJSON), so their encoding did not change; summaries accept either form.
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
@@ -10,12 +15,41 @@ export const HOUR = 3_600_000;
 /** [start, count, min, max, sum, revision emitted (0 = not yet), dirty since emit (0/1)] */
 export type WindowRow = [number, number, number, number, number, number, number];
 
-export interface SeriesState {
+/** A series as snapshots hold it. */
+export interface SeriesJSON {
   /** Minute windows, ascending by start. */
   m: WindowRow[];
   /** Hour windows, ascending by start (not emitted; served live). */
   hr: WindowRow[];
 }
+
+/**
+ * One or more series as the actor holds them: [minute rows per series, hour rows per series,
+ * series], then a region per series: [minute rows in use, hour rows in use, the minute rows, the
+ * hour rows]. A row is ROW doubles in WindowRow order; rows ascend by start. Functions that add
+ * rows return the buffer to keep, a larger copy when a region was full.
+ */
+export type SeriesState = Float64Array;
+
+const CM = 0;
+const CH = 1;
+const REGIONS = 2;
+const HDR = 3;
+const ROW = 7;
+
+// Fields of a region, from its offset.
+const NM = 0;
+const NH = 1;
+const ROWS = 2;
+
+// Fields of a row, from its offset.
+const START = 0;
+const COUNT = 1;
+const MIN = 2;
+const MAX = 3;
+const SUM = 4;
+const REV = 5;
+const DIRTY = 6;
 
 export interface WindowStats {
   start: number;
@@ -25,66 +59,218 @@ export interface WindowStats {
   avg: number;
 }
 
-export type EmitRollup = (series: string, row: WindowRow, windowMs: number, final: boolean) => void;
+/** A window leaving the actor: its row is the ROW doubles of `b` from offset `at`, read at once. */
+export type EmitRollup = (series: string, b: Float64Array, at: number, windowMs: number, final: boolean) => void;
 
-function findOrInsert(rows: WindowRow[], start: number): WindowRow {
-  // Windows arrive mostly in order: search from the end.
-  let i = rows.length - 1;
-  while (i >= 0 && rows[i]![0] > start) i--;
-  if (i >= 0 && rows[i]![0] === start) return rows[i]!;
-  const row: WindowRow = [start, 0, Infinity, -Infinity, 0, 0, 0];
-  rows.splice(i + 1, 0, row);
-  return row;
+// Room for the minute windows of a few minutes' lateness and the hour windows kept (two hours
+// and the lateness); more only grows the buffer.
+const MINUTE_ROWS = 8;
+const HOUR_ROWS = 4;
+
+function stride(cm: number, ch: number): number {
+  return ROWS + (cm + ch) * ROW;
 }
 
-function addTo(row: WindowRow, v: number): void {
-  row[1]++;
-  if (v < row[2]) row[2] = v;
-  if (v > row[3]) row[3] = v;
-  row[4] += v;
-  row[6] = 1;
+function alloc(regions: number, cm: number, ch: number): Float64Array {
+  const b = new Float64Array(HDR + regions * stride(cm, ch));
+  b[CM] = cm;
+  b[CH] = ch;
+  b[REGIONS] = regions;
+  return b;
 }
 
-export function newSeries(): SeriesState {
-  return { m: [], hr: [] };
+/** `regions` empty series in one buffer. */
+export function newSeries(regions = 1): SeriesState {
+  return alloc(regions, MINUTE_ROWS, HOUR_ROWS);
 }
 
-/** Adds one value at event time `t`. A window that was already emitted is re-emitted at once. */
-export function addValue(s: SeriesState, name: string, t: number, v: number, watermark: number, emit: EmitRollup): void {
-  const mStart = t - (t % MINUTE);
-  const row = findOrInsert(s.m, mStart);
-  addTo(row, v);
-  if (row[5] > 0 && mStart + MINUTE <= watermark) {
-    // A correction of a final window.
-    row[5]++;
-    row[6] = 0;
-    emit(name, row, MINUTE, true);
+function regionAt(b: Float64Array, r: number): number {
+  return HDR + r * stride(b[CM]!, b[CH]!);
+}
+
+/** The same series with room for at least `cm` minute and `ch` hour rows each. */
+function grow(b: Float64Array, cm: number, ch: number): Float64Array {
+  const regions = b[REGIONS]!;
+  const oldCm = b[CM]!;
+  const n = alloc(regions, Math.max(oldCm, cm), Math.max(b[CH]!, ch));
+  const newCm = n[CM]!;
+  for (let r = 0; r < regions; r++) {
+    const from = regionAt(b, r);
+    const to = regionAt(n, r);
+    const nm = b[from + NM]!;
+    const nh = b[from + NH]!;
+    n[to + NM] = nm;
+    n[to + NH] = nh;
+    n.set(b.subarray(from + ROWS, from + ROWS + nm * ROW), to + ROWS);
+    const hFrom = from + ROWS + oldCm * ROW;
+    n.set(b.subarray(hFrom, hFrom + nh * ROW), to + ROWS + newCm * ROW);
   }
-  addTo(findOrInsert(s.hr, t - (t % HOUR)), v);
+  return n;
+}
+
+/** Offset of the row starting at `start` among `n` rows from `base`, or ~(index it would take). */
+function find(b: Float64Array, base: number, n: number, start: number): number {
+  // Windows arrive mostly in order: search from the end.
+  let i = n - 1;
+  while (i >= 0 && b[base + i * ROW]! > start) i--;
+  if (i >= 0 && b[base + i * ROW] === start) return base + i * ROW;
+  return ~(i + 1);
+}
+
+/** Opens an empty window at index `i` of `n` rows from `base` (the region has room); its offset. */
+function insert(b: Float64Array, base: number, n: number, i: number, start: number): number {
+  const at = base + i * ROW;
+  if (i < n) b.copyWithin(at + ROW, at, base + n * ROW);
+  b[at + START] = start;
+  b[at + COUNT] = 0;
+  b[at + MIN] = Infinity;
+  b[at + MAX] = -Infinity;
+  b[at + SUM] = 0;
+  b[at + REV] = 0;
+  b[at + DIRTY] = 0;
+  return at;
+}
+
+function addTo(b: Float64Array, at: number, v: number): void {
+  b[at + COUNT]!++;
+  if (v < b[at + MIN]!) b[at + MIN] = v;
+  if (v > b[at + MAX]!) b[at + MAX] = v;
+  b[at + SUM]! += v;
+  b[at + DIRTY] = 1;
+}
+
+// Window starts of the last event time seen: an event updates several series at one time, and a
+// double remainder is a library call.
+let lastT = NaN;
+let lastMinute = NaN;
+let lastHour = NaN;
+
+/**
+ * Adds one value at event time `t` to series `r` of `b`, and returns the buffer to keep. A window
+ * that was already emitted is re-emitted at once.
+ */
+export function addValue(b: SeriesState, r: number, name: string, t: number, v: number, watermark: number, emit: EmitRollup): SeriesState {
+  if (t !== lastT) {
+    lastT = t;
+    lastMinute = t - (t % MINUTE);
+    lastHour = t - (t % HOUR);
+  }
+  const mStart = lastMinute;
+  const hStart = lastHour;
+  let reg = regionAt(b, r);
+  let at = find(b, reg + ROWS, b[reg + NM]!, mStart);
+  if (at < 0) {
+    if (b[reg + NM] === b[CM]) {
+      b = grow(b, 2 * (b[reg + NM]! + 1), 0);
+      reg = regionAt(b, r);
+    }
+    at = insert(b, reg + ROWS, b[reg + NM]!, ~at, mStart);
+    b[reg + NM]!++;
+  }
+  addTo(b, at, v);
+  if (b[at + REV]! > 0 && mStart + MINUTE <= watermark) {
+    // A correction of a final window.
+    b[at + REV]!++;
+    b[at + DIRTY] = 0;
+    emit(name, b, at, MINUTE, true);
+  }
+  let hb = reg + ROWS + b[CM]! * ROW;
+  let ah = find(b, hb, b[reg + NH]!, hStart);
+  if (ah < 0) {
+    if (b[reg + NH] === b[CH]) {
+      b = grow(b, 0, 2 * (b[reg + NH]! + 1));
+      reg = regionAt(b, r);
+      hb = reg + ROWS + b[CM]! * ROW;
+    }
+    ah = insert(b, hb, b[reg + NH]!, ~ah, hStart);
+    b[reg + NH]!++;
+  }
+  addTo(b, ah, v);
+  return b;
 }
 
 /**
- * Emits windows the watermark has passed (first revision), and forgets windows that can no
- * longer be corrected. Hour windows are kept for an hour longer: they back the live summary.
+ * Emits windows of series `r` the watermark has passed (first revision), and forgets windows
+ * that can no longer be corrected. Hour windows are kept for an hour longer: they back the live
+ * summary.
  */
-export function advance(s: SeriesState, name: string, watermark: number, latenessMs: number, emit: EmitRollup): void {
-  const m = s.m;
-  for (let i = 0; i < m.length; i++) {
-    const row = m[i]!;
-    if (row[0] + MINUTE > watermark) break;
-    if (row[5] === 0) {
-      row[5] = 1;
-      row[6] = 0;
-      emit(name, row, MINUTE, true);
+export function advance(b: SeriesState, r: number, name: string, watermark: number, latenessMs: number, emit: EmitRollup): void {
+  const reg = regionAt(b, r);
+  const mb = reg + ROWS;
+  const nm = b[reg + NM]!;
+  for (let i = 0; i < nm; i++) {
+    const at = mb + i * ROW;
+    if (b[at + START]! + MINUTE > watermark) break;
+    if (b[at + REV] === 0) {
+      b[at + REV] = 1;
+      b[at + DIRTY] = 0;
+      emit(name, b, at, MINUTE, true);
     }
   }
   let drop = 0;
-  while (drop < m.length && m[drop]![0] + MINUTE + latenessMs < watermark) drop++;
-  if (drop > 0) m.splice(0, drop);
+  while (drop < nm && b[mb + drop * ROW]! + MINUTE + latenessMs < watermark) drop++;
+  if (drop > 0) {
+    b.copyWithin(mb, mb + drop * ROW, mb + nm * ROW);
+    b[reg + NM] = nm - drop;
+  }
+  const hb = mb + b[CM]! * ROW;
+  const nh = b[reg + NH]!;
   let dropH = 0;
-  const hr = s.hr;
-  while (dropH < hr.length && hr[dropH]![0] + 2 * HOUR + latenessMs < watermark) dropH++;
-  if (dropH > 0) hr.splice(0, dropH);
+  while (dropH < nh && b[hb + dropH * ROW]! + 2 * HOUR + latenessMs < watermark) dropH++;
+  if (dropH > 0) {
+    b.copyWithin(hb, hb + dropH * ROW, hb + nh * ROW);
+    b[reg + NH] = nh - dropH;
+  }
+}
+
+function rowsOf(b: Float64Array, base: number, n: number): WindowRow[] {
+  const out: WindowRow[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = base + i * ROW;
+    out.push([b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!, b[at + 6]!]);
+  }
+  return out;
+}
+
+/** Snapshot form of series `r` of `b`. */
+export function seriesToJSON(b: SeriesState, r = 0): SeriesJSON {
+  const reg = regionAt(b, r);
+  return { m: rowsOf(b, reg + ROWS, b[reg + NM]!), hr: rowsOf(b, reg + ROWS + b[CM]! * ROW, b[reg + NH]!) };
+}
+
+/** Live form of snapshot series, one region each in the order given. */
+export function seriesFromJSON(...js: SeriesJSON[]): SeriesState {
+  let cm = MINUTE_ROWS;
+  let ch = HOUR_ROWS;
+  for (const j of js) {
+    cm = Math.max(cm, j.m.length);
+    ch = Math.max(ch, j.hr.length);
+  }
+  const b = alloc(js.length, cm, ch);
+  for (let r = 0; r < js.length; r++) {
+    const j = js[r]!;
+    const reg = regionAt(b, r);
+    b[reg + NM] = j.m.length;
+    b[reg + NH] = j.hr.length;
+    // A field JSON carried as null (a sum that overflowed) reads as 0, as it did in arithmetic.
+    for (let i = 0; i < j.m.length; i++) b.set(j.m[i]!, reg + ROWS + i * ROW);
+    const hb = reg + ROWS + cm * ROW;
+    for (let i = 0; i < j.hr.length; i++) b.set(j.hr[i]!, hb + i * ROW);
+  }
+  return b;
+}
+
+/** Snapshot form of a record of single series (same keys, same order). */
+export function seriesRecordToJSON(rec: Record<string, SeriesState>): Record<string, SeriesJSON> {
+  const out: Record<string, SeriesJSON> = {};
+  for (const k in rec) out[k] = seriesToJSON(rec[k]!);
+  return out;
+}
+
+export function seriesRecordFromJSON(rec: Record<string, SeriesJSON>): Record<string, SeriesState> {
+  const out: Record<string, SeriesState> = {};
+  for (const k in rec) out[k] = seriesFromJSON(rec[k]!);
+  return out;
 }
 
 export function stats(row: WindowRow | undefined): WindowStats | null {
@@ -92,7 +278,8 @@ export function stats(row: WindowRow | undefined): WindowStats | null {
   return { start: row[0], count: row[1], min: row[2], max: row[3], avg: row[4] / row[1] };
 }
 
-/** The newest minute and hour windows, for the live summary. */
-export function latestStats(s: SeriesState): { minute: WindowStats | null; hour: WindowStats | null } {
-  return { minute: stats(s.m[s.m.length - 1]), hour: stats(s.hr[s.hr.length - 1]) };
+/** The newest minute and hour windows, for the live summary (snapshot form, or series `r` live). */
+export function latestStats(s: SeriesState | SeriesJSON, r = 0): { minute: WindowStats | null; hour: WindowStats | null } {
+  const j = s instanceof Float64Array ? seriesToJSON(s, r) : s;
+  return { minute: stats(j.m[j.m.length - 1]), hour: stats(j.hr[j.hr.length - 1]) };
 }
