@@ -6,10 +6,10 @@ import { FrameError, parseFrame } from '../../actors/ingest.js';
 import type { Rejection } from '../../actors/contracts/registry.js';
 import type { AlertLevelName } from '../../runtime/ports.js';
 import { AlertLevel } from '../../runtime/ports.js';
-import type { AlertHub, AlertView } from '../node/alert-hub.js';
-import { ADMIN, type TokenBook, tokenFrom } from '../node/auth.js';
+import type { AlertHub, AlertView } from '../compose/alert-hub.js';
+import { ADMIN, type TokenBook, tokenFrom } from '../compose/auth.js';
 import { loadUws } from './binding.js';
-import { parseRange, type AnalyticsReads } from '../node/analytics-reads.js';
+import { parseRange, type AnalyticsReads } from '../compose/analytics-reads.js';
 
 export interface HttpAnswer {
   status: number;

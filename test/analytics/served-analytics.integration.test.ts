@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseNodeConfig } from '../../adapters/node/config.js';
-import { startNode, type VigilNode } from '../../adapters/node/node.js';
+import { parseNodeConfig } from '../../adapters/compose/config.js';
+import { startNode, type VigilNode } from '../../adapters/compose/node.js';
 import { importEvents } from '../../load/import.js';
 import { useClickHouse } from '../harness/servers.js';
 

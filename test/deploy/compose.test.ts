@@ -8,7 +8,7 @@ import { loadTenantConfigDir } from '../../actors/contracts/load.js';
 import { command, COMPOSE, environment, hasService, healthcheckText, hostPathOf, loadCompose, mounts, nodeServices, portMappings, service, servedPorts, services, type Read } from './compose-model.js';
 import { analyticsDatabase, checkNodeEnv, clone, clusterAgreementProblems, copyOf, DRAIN_SECONDS, durationSeconds, envOf, execForm, exists, handoverGraceSeconds, interpolate, parseDockerfile, portOf, readRepo, repoPath } from './support.js';
 import { asList, asMap, asString, asStrings, isMap, parseYamlSubset, type YamlMap, type YamlValue } from './yaml-subset.js';
-import type { NodeConfig } from '../../adapters/node/config.js';
+import type { NodeConfig } from '../../adapters/compose/config.js';
 
 /** A node service's parsed configuration (null when it does not parse: see the environment check). */
 function nodeConfig(c: YamlMap, name = 'vigil'): NodeConfig | null {

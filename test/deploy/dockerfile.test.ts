@@ -68,7 +68,7 @@ function runtimeImageProblems(df: Dockerfile, ignore: DockerIgnore): string[] {
     'package.json', // "type": "module": dist/ is ESM
     'bin/vigil.js',
     'dashboards/clickhouse/views.sql', // adapters/clickhouse/schema.ts defaultViewsFile(), from dist/adapters/clickhouse
-    'dashboards/ops/index.html', // adapters/node/ops.ts findOpsPage()
+    'dashboards/ops/index.html', // adapters/compose/ops.ts findOpsPage()
     ...filesUnder('load/scenarios'), // vigil load --scenario NAME
   ];
   for (const rel of needFromContext) {
@@ -79,9 +79,9 @@ function runtimeImageProblems(df: Dockerfile, ignore: DockerIgnore): string[] {
     else if (!exists(rel)) p.push(`${rel} does not exist in the repository`);
   }
   // From earlier stages: the compiled code and the production node_modules.
-  const dist = lookup(path.posix.join(workdir, 'dist/adapters/node/cli.js'));
+  const dist = lookup(path.posix.join(workdir, 'dist/adapters/compose/cli.js'));
   const build = df.stages.find((st) => st.name === dist?.from);
-  if (!dist || !build || !build.instructions.some((i) => i.cmd === 'RUN' && /npm run build\b/.test(i.args))) p.push('Dockerfile: dist/ (bin/vigil.js imports dist/adapters/node/cli.js) is not copied from the stage that runs `npm run build`');
+  if (!dist || !build || !build.instructions.some((i) => i.cmd === 'RUN' && /npm run build\b/.test(i.args))) p.push('Dockerfile: dist/ (bin/vigil.js imports dist/adapters/compose/cli.js) is not copied from the stage that runs `npm run build`');
   const nm = lookup(path.posix.join(workdir, 'node_modules/uWebSockets.js'));
   const deps = df.stages.find((st) => st.name === nm?.from);
   const depsRun = deps?.instructions.filter((i) => i.cmd === 'RUN').map((i) => i.args).join('\n') ?? '';
@@ -141,7 +141,7 @@ function contextProblems(files: { file: string; df: Dockerfile }[], ignore: Dock
       }
     }
   }
-  for (const host of ['node_modules/piscina/package.json', 'dist/adapters/node/cli.js', '.git/HEAD', '.vigil/x', 'coverage/x']) {
+  for (const host of ['node_modules/piscina/package.json', 'dist/adapters/compose/cli.js', '.git/HEAD', '.vigil/x', 'coverage/x']) {
     if (!ignore.ignores(host)) p.push(`.dockerignore does not exclude ${host.split('/')[0]} (host builds and native modules must not enter the image)`);
   }
   return p;

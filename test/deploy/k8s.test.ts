@@ -10,7 +10,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkNodeEnv, clone, clusterAgreementProblems, DRAIN_SECONDS, handoverGraceSeconds, parseDockerfile, portOf, readRepo, repoPath, execForm } from './support.js';
-import type { NodeConfig } from '../../adapters/node/config.js';
+import type { NodeConfig } from '../../adapters/compose/config.js';
 
 const DIR = 'deploy/k8s';
 const SECRET_DIR = 'deploy/k8s/secret';

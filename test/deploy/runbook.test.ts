@@ -5,7 +5,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_ENV } from '../../adapters/node/config.js';
+import { CONFIG_ENV } from '../../adapters/compose/config.js';
 import { exists, readRepo, REPO } from './support.js';
 
 const RUNBOOK = readRepo('docs/runbook.md');

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONFIG_ENV, parseNodeConfig, type NodeConfig } from '../../adapters/node/config.js';
+import { CONFIG_ENV, parseNodeConfig, type NodeConfig } from '../../adapters/compose/config.js';
 import { kDefaultClusterOptions } from '../../runtime/cluster.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -63,7 +63,7 @@ export function checkNodeEnv(env: Record<string, string>, where: string): NodeEn
   const problems: string[] = [];
   for (const name of Object.keys(env)) {
     if (name.startsWith('VIGIL_') && !NODE_ENV_NAMES.has(name)) {
-      problems.push(`${where}: ${name} is not a setting of the node (adapters/node/config.ts CONFIG_ENV)`);
+      problems.push(`${where}: ${name} is not a setting of the node (adapters/compose/config.ts CONFIG_ENV)`);
     }
   }
   let config: NodeConfig | null = null;
@@ -140,7 +140,7 @@ export function durationSeconds(d: string): number {
   return total;
 }
 
-/** The analytics database the node uses for a cluster (adapters/node/analytics.ts openAnalytics). */
+/** The analytics database the node uses for a cluster (adapters/compose/analytics.ts openAnalytics). */
 export function analyticsDatabase(cluster: string): string {
   return `vigil_${cluster.replace(/-/g, '_')}`;
 }

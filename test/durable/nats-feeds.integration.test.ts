@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseNodeConfig } from '../../adapters/node/config.js';
-import { startNode, type VigilNode } from '../../adapters/node/node.js';
+import { parseNodeConfig } from '../../adapters/compose/config.js';
+import { startNode, type VigilNode } from '../../adapters/compose/node.js';
 import { useNats, useRedis } from '../harness/servers.js';
 
 const enc = new TextEncoder();

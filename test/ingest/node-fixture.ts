@@ -4,9 +4,9 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashToken } from '../../adapters/node/auth.js';
-import { parseNodeConfig, type NodeConfig } from '../../adapters/node/config.js';
-import { startNode, type VigilNode } from '../../adapters/node/node.js';
+import { hashToken } from '../../adapters/compose/auth.js';
+import { parseNodeConfig, type NodeConfig } from '../../adapters/compose/config.js';
+import { startNode, type VigilNode } from '../../adapters/compose/node.js';
 import { WsClient } from '../../load/ws-client.js';
 
 export const DEMO_TOKEN = 'demo-token-xxxxxxxx';

@@ -99,7 +99,7 @@ describe('checkGate (pure)', () => {
 });
 
 // The end-to-end runs spawn `bin/vigil.js start`, which runs the compiled CLI.
-const built = existsSync(new URL('../../dist/adapters/node/cli.js', import.meta.url));
+const built = existsSync(new URL('../../dist/adapters/compose/cli.js', import.meta.url));
 
 describe.skipIf(!built)('the gate against a real node (vigil start as a child process)', () => {
   let passed: GateRun;

@@ -1,13 +1,13 @@
-// The ops page's data (adapters/node/ops.ts) from fake deps, its helpers (freshness tracking,
+// The ops page's data (adapters/compose/ops.ts) from fake deps, its helpers (freshness tracking,
 // the all-tenant alert log), and the /ops routes of the uWS server (auth, methods, content types).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestService } from '../../actors/ingest.js';
-import { AlertHub } from '../../adapters/node/alert-hub.js';
-import { TokenBook } from '../../adapters/node/auth.js';
-import { createOpsApi, findOpsPage, FreshnessTracker, RecentAlertLog, type OpsDeps } from '../../adapters/node/ops.js';
+import { AlertHub } from '../../adapters/compose/alert-hub.js';
+import { TokenBook } from '../../adapters/compose/auth.js';
+import { createOpsApi, findOpsPage, FreshnessTracker, RecentAlertLog, type OpsDeps } from '../../adapters/compose/ops.js';
 import { startServer, type ReadApi, type RunningServer } from '../../adapters/uws/server.js';
 import { ShardMap } from '../../runtime/keygroups.js';
 import { kDefaultRuntimeOptions } from '../../runtime/options.js';
@@ -98,8 +98,8 @@ describe('createOpsApi().data()', () => {
 
   it('finds the page from the sources and from dist/', () => {
     const want = path.join(REPO, 'dashboards/ops/index.html');
-    expect(findOpsPage(path.join(REPO, 'adapters/node'))).toBe(want);
-    expect(findOpsPage(path.join(REPO, 'dist/adapters/node'))).toBe(want);
+    expect(findOpsPage(path.join(REPO, 'adapters/compose'))).toBe(want);
+    expect(findOpsPage(path.join(REPO, 'dist/adapters/compose'))).toBe(want);
     expect(() => findOpsPage('/')).toThrow(/not found/);
   });
 });

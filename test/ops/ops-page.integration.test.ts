@@ -54,7 +54,7 @@ const text = async (sel: string): Promise<string> => (await page.locator(sel).te
 describe('the /ops page', () => {
   it('is wired into the node (GET /ops and /ops/data with the admin token)', async () => {
     const p = await http(t.node, '/ops', { token: ADMIN_TOKEN });
-    if (p.status === 404) throw new Error(`GET /ops answered 404 (${p.text}): the ops API is not wired into startNode (adapters/node/node.ts)`);
+    if (p.status === 404) throw new Error(`GET /ops answered 404 (${p.text}): the ops API is not wired into startNode (adapters/compose/node.ts)`);
     expect(p.status).toBe(200);
     expect(p.contentType).toBe('text/html; charset=utf-8');
     const d = await http<{ events_total: number; hosts: unknown[]; shards: unknown[] }>(t.node, '/ops/data', { token: ADMIN_TOKEN });
