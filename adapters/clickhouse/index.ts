@@ -8,9 +8,11 @@ export {
   type MigrateOptions, type MigrateResult, type Migration, type TableName, type ViewStatement,
 } from './schema.js';
 export {
-  ALERT_COLUMNS, alertFromRow, alertRow, ClickHouseAlertSink, ClickHouseRollupSink, ClickHouseWriter, createAnalyticsWriters,
-  dateTimeSeconds, dlqRow, eventRawRow, ingestAuditRow, ROLLUP_COLUMNS, rollupFromRow, rollupRow, writerMetrics,
-  type AlertsRow, type AnalyticsWriterOptions, type AnalyticsWriters, type ClickHouseWriterOptions, type DlqInput, type DlqRow,
-  type EventsRawRow, type FloatValue, type IngestAuditInput, type IngestAuditRow, type RawEventInput, type RollupsMinuteRow,
-  type WriterBatchEvent, type WriterEvents, type WriterStats,
+  ALERT_COLUMNS, alertFromRow, alertRow, dateTimeSeconds, dlqRow, eventRawRow, ingestAuditRow, ROLLUP_COLUMNS, rollupFromRow, rollupRow,
+  type AlertsRow, type DlqInput, type DlqRow, type EventsRawRow, type FloatValue, type IngestAuditInput, type IngestAuditRow,
+  type RawEventInput, type RollupsMinuteRow,
+} from './rows.js';
+export { ClickHouseWriter, type ClickHouseWriterOptions, type WriterBatchEvent, type WriterEvents, type WriterStats } from './writer.js';
+export {
+  ClickHouseAlertSink, ClickHouseRollupSink, createAnalyticsWriters, writerMetrics, type AnalyticsWriterOptions, type AnalyticsWriters,
 } from './sinks.js';

@@ -2,7 +2,8 @@
 // else chDB under the data folder), its schema, and the batched writers every table is fed by.
 import { join, resolve } from 'node:path';
 import { migrate } from '../clickhouse/schema.js';
-import { createAnalyticsWriters, dlqRow, eventRawRow, ingestAuditRow, writerMetrics, type AnalyticsWriters } from '../clickhouse/sinks.js';
+import { dlqRow, eventRawRow, ingestAuditRow } from '../clickhouse/rows.js';
+import { createAnalyticsWriters, writerMetrics, type AnalyticsWriters } from '../clickhouse/sinks.js';
 import { openChdb, openClickHouseServer, type AnalyticsStore } from '../clickhouse/store.js';
 import type { DeadLetter } from '../../actors/ingest.js';
 import type { ActorEvent } from '../../actors/contracts/registry.js';

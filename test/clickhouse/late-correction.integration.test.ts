@@ -4,7 +4,9 @@
 // background merges.
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../adapters/clickhouse/schema.js';
-import { ClickHouseRollupSink, ClickHouseWriter, ROLLUP_COLUMNS, rollupFromRow, type RollupsMinuteRow } from '../../adapters/clickhouse/sinks.js';
+import { ROLLUP_COLUMNS, rollupFromRow, type RollupsMinuteRow } from '../../adapters/clickhouse/rows.js';
+import { ClickHouseRollupSink } from '../../adapters/clickhouse/sinks.js';
+import { ClickHouseWriter } from '../../adapters/clickhouse/writer.js';
 import type { RollupRow } from '../../runtime/ports.js';
 import { useEngines, type FreshStore } from './engines.js';
 

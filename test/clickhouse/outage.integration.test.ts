@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../adapters/clickhouse/schema.js';
-import {
-  ALERT_COLUMNS, alertFromRow, ClickHouseAlertSink, ClickHouseRollupSink, ClickHouseWriter, ROLLUP_COLUMNS, rollupFromRow,
-  type AlertsRow, type RollupsMinuteRow, type WriterEvents,
-} from '../../adapters/clickhouse/sinks.js';
+import { ALERT_COLUMNS, alertFromRow, ROLLUP_COLUMNS, rollupFromRow, type AlertsRow, type RollupsMinuteRow } from '../../adapters/clickhouse/rows.js';
+import { ClickHouseAlertSink, ClickHouseRollupSink } from '../../adapters/clickhouse/sinks.js';
+import { ClickHouseWriter, type WriterEvents } from '../../adapters/clickhouse/writer.js';
 import type { AnalyticsStore } from '../../adapters/clickhouse/store.js';
 import type { AlertLevelName, AlertRecord, RollupRow } from '../../runtime/ports.js';
 import { useClickHouseServerEngine, type FreshStore } from './engines.js';

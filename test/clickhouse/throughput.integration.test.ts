@@ -3,7 +3,9 @@
 // catches a pathological regression (e.g. one request per row).
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../adapters/clickhouse/schema.js';
-import { ClickHouseRollupSink, ClickHouseWriter, rollupRow, type RollupsMinuteRow } from '../../adapters/clickhouse/sinks.js';
+import { rollupRow, type RollupsMinuteRow } from '../../adapters/clickhouse/rows.js';
+import { ClickHouseRollupSink } from '../../adapters/clickhouse/sinks.js';
+import { ClickHouseWriter } from '../../adapters/clickhouse/writer.js';
 import type { RollupRow } from '../../runtime/ports.js';
 import { useEngines, type FreshStore } from './engines.js';
 

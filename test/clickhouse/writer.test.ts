@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VigilError } from '../../runtime/errors.js';
-import { ClickHouseWriter, type ClickHouseWriterOptions, type WriterEvents } from '../../adapters/clickhouse/sinks.js';
+import { ClickHouseWriter, type ClickHouseWriterOptions, type WriterEvents } from '../../adapters/clickhouse/writer.js';
 import type { AnalyticsStore } from '../../adapters/clickhouse/store.js';
 
 class FakeStore implements AnalyticsStore {

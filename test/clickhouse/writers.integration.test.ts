@@ -4,9 +4,8 @@
 // repaired by the `repair` hook.
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, MIGRATIONS } from '../../adapters/clickhouse/schema.js';
-import {
-  createAnalyticsWriters, dlqRow, eventRawRow, ingestAuditRow, type DlqInput, type IngestAuditInput, type RawEventInput,
-} from '../../adapters/clickhouse/sinks.js';
+import { dlqRow, eventRawRow, ingestAuditRow, type DlqInput, type IngestAuditInput, type RawEventInput } from '../../adapters/clickhouse/rows.js';
+import { createAnalyticsWriters } from '../../adapters/clickhouse/sinks.js';
 import type { AlertRecord, RollupRow } from '../../runtime/ports.js';
 import { useEngines, type FreshStore } from './engines.js';
 

@@ -2,10 +2,9 @@
 // clickhouse-server (18.16) and on chDB (26). Each test gets a fresh database; readers see the
 // deduplicated data (FINAL), as an analyst would.
 import { migrate } from '../../adapters/clickhouse/schema.js';
-import {
-  ALERT_COLUMNS, alertFromRow, ClickHouseAlertSink, ClickHouseRollupSink, ClickHouseWriter, ROLLUP_COLUMNS, rollupFromRow,
-  type AlertsRow, type RollupsMinuteRow,
-} from '../../adapters/clickhouse/sinks.js';
+import { ALERT_COLUMNS, alertFromRow, ROLLUP_COLUMNS, rollupFromRow, type AlertsRow, type RollupsMinuteRow } from '../../adapters/clickhouse/rows.js';
+import { ClickHouseAlertSink, ClickHouseRollupSink } from '../../adapters/clickhouse/sinks.js';
+import { ClickHouseWriter } from '../../adapters/clickhouse/writer.js';
 import { useEngines } from '../clickhouse/engines.js';
 import { alertSinkConformance } from './alert-sink.js';
 import { rollupSinkConformance } from './rollup-sink.js';
