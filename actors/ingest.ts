@@ -2,13 +2,51 @@
 // WebSocket stream, the HTTP batch endpoint and (later) file imports and NATS feeds, so every
 // source gets the same contracts, the same routing and the same accounting.
 import type { SubmitCallback, SubmitResult, RuntimeEvent } from '../runtime/runtime.js';
-import { ContractRegistry, emptyValidated, type Rejection, type ValidatedBatch } from './contracts/registry.js';
+import type { FrameRejection, FrameVerdict } from '../runtime/ingest/protocol.js';
+import { ContractRegistry, emptyValidated, type ActorEvent, type Rejection, type ValidatedBatch } from './contracts/registry.js';
 import { RejectCode } from './contracts/spec.js';
 
 /** The part of the actor runtime the ingest pipeline needs. */
 export interface EventSubmitter {
   submit(events: ArrayLike<RuntimeEvent>, cb?: SubmitCallback): boolean;
   whenWritable(): Promise<void>;
+}
+
+/**
+ * The part of the runtime the frame pipeline needs: frames go in as bytes and come back as the
+ * edge's verdict plus the actors' (duplicates, refusals with their index in the frame).
+ */
+export interface FrameRuntime {
+  submitFrame(lane: number, tenant: string, source: string, bytes: Uint8Array, done: FrameDone): void;
+  writable(): boolean;
+  whenWritable(): Promise<void>;
+}
+
+export interface FrameResult {
+  duplicates: number;
+  /** Events an actor refused, with their index in the frame and the body the actor saw. */
+  refused: { index: number; code: string; message: string; tenant: string; time: number; body: unknown }[] | null;
+}
+
+export type FrameDone = (err: Error | null, verdict: FrameVerdict | null, result: FrameResult | null) => void;
+
+/** The ack of SPEC §2 without the stream's own `seq` and `credit` (HTTP and NATS answer this). */
+export interface FrameAck {
+  batch_id: string | null;
+  accepted: number;
+  duplicates: number;
+  rejected: Rejection[];
+}
+
+/** How a frame ended: an ack, or the frame refused (status) or not taken (unavailable). */
+export interface FrameOutcome {
+  ack: FrameAck;
+  /** 0 when the frame was read; else the HTTP status of the frame's refusal. */
+  status: number;
+  /** The runtime did not take the events (shutting down, store unavailable): retry later. */
+  unavailable: boolean;
+  /** The frame's event count (0 when it could not be read). */
+  items: number;
 }
 
 export interface Ack {
@@ -64,6 +102,11 @@ export function parseFrame(text: string, maxEvents: number): ParsedFrame {
     throw new FrameError(RejectCode.TooManyEvents, `at most ${maxEvents} events per batch; got ${items.length}`, 413, batchId);
   }
   return { batchId, items };
+}
+
+/** The envelope an actor event came from, as a dead letter shows it (enough to fix and replay). */
+function envelopeOf(tenant: string, time: number, b: ActorEvent): Record<string, unknown> {
+  return { event_id: b.id, tenant_id: tenant, event_type: b.type, schema_version: b.v, event_time: new Date(time).toISOString(), payload: b.p };
 }
 
 /** A rejected event on its way to the dead-letter queue, with everything needed to fix and replay it. */
@@ -167,6 +210,59 @@ export class IngestService {
 
   whenWritable(): Promise<void> {
     return this.runtime.whenWritable();
+  }
+
+  /**
+   * The one frame pipeline every source uses (WebSocket, HTTP batch, NATS, import): bytes in,
+   * parsed, validated and routed off this thread, applied (or made durable), then `done` with
+   * the ack. `lane` keeps one producer's frames in order (use its connection number).
+   */
+  submitFrame(frames: FrameRuntime, lane: number, tenant: string, source: string, bytes: Uint8Array, done: (o: FrameOutcome) => void): void {
+    const bytesIn = bytes.byteLength;
+    frames.submitFrame(lane, tenant, source, bytes, (err, verdict, result) => {
+      if (verdict !== null && verdict.deadLetters !== null) {
+        if (this.deadLetters) this.deadLetters(verdict.deadLetters as DeadLetter[]);
+      }
+      if (verdict === null) {
+        const message = `events not taken: ${err?.message ?? 'unknown error'}`;
+        done({ ack: { batch_id: null, accepted: 0, duplicates: 0, rejected: [{ index: null as unknown as number, event_id: null, code: 'unavailable', message }] }, status: 503, unavailable: true, items: 0 });
+        return;
+      }
+      this.metrics.onFrame(verdict.items, bytesIn);
+      const edge = verdict.rejected;
+      if (edge !== null) for (const r of edge) this.metrics.onRejected(r.code);
+      if (verdict.frameStatus !== 0) {
+        done({ ack: { batch_id: verdict.batchId, accepted: 0, duplicates: 0, rejected: edge as Rejection[] }, status: verdict.frameStatus, unavailable: false, items: 0 });
+        return;
+      }
+      if (err !== null || result === null) {
+        const message = `events not taken: ${err?.message ?? 'unknown error'}`;
+        done({
+          ack: { batch_id: verdict.batchId, accepted: 0, duplicates: 0, rejected: [{ index: null as unknown as number, event_id: null, code: 'unavailable', message }] },
+          status: 503, unavailable: true, items: verdict.items,
+        });
+        return;
+      }
+      let rejected = (edge ?? []) as Rejection[];
+      const refused = result.refused;
+      if (refused !== null && refused.length > 0) {
+        const byActor: Rejection[] = refused.map((r) => ({ index: r.index, event_id: (r.body as ActorEvent).id, code: r.code, message: r.message }));
+        rejected = rejected.concat(byActor);
+        rejected.sort((a, b) => a.index - b.index);
+        for (const r of refused) this.metrics.onRejected(r.code);
+        if (this.deadLetters) {
+          const at = new Date(this.clock.now()).toISOString();
+          this.deadLetters(refused.map((r) => ({
+            tenant_id: tenant, source, index: r.index, event_id: (r.body as ActorEvent).id, code: r.code, message: r.message,
+            event: envelopeOf(r.tenant, r.time, r.body as ActorEvent), rejected_at: at,
+          })));
+        }
+      }
+      const valid = verdict.items - (edge === null ? 0 : edge.length);
+      const accepted = valid - result.duplicates - (refused === null ? 0 : refused.length);
+      this.metrics.onAccepted(accepted, result.duplicates);
+      done({ ack: { batch_id: verdict.batchId, accepted, duplicates: result.duplicates, rejected }, status: 0, unavailable: false, items: verdict.items });
+    });
   }
 
   frameMetrics(events: number, bytes: number): void {
