@@ -2,7 +2,7 @@
 // WebSocket stream, the HTTP batch endpoint and (later) file imports and NATS feeds, so every
 // source gets the same contracts, the same routing and the same accounting.
 import type { SubmitCallback, SubmitResult, RuntimeEvent } from '../runtime/runtime.js';
-import type { FrameRejection, FrameVerdict } from '../runtime/ingest/protocol.js';
+import type { FrameVerdict } from '../runtime/ingest/protocol.js';
 import { ContractRegistry, emptyValidated, type ActorEvent, type Rejection, type ValidatedBatch } from './contracts/registry.js';
 import { RejectCode } from './contracts/spec.js';
 

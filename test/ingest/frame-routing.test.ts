@@ -45,7 +45,7 @@ describe('frame routing in an ingest worker', () => {
     expect(g.verdicts[2]!.deadLetters).toHaveLength(1);
 
     const seen: string[] = [];
-    let masks = [0, 0, 0];
+    const masks = [0, 0, 0];
     g.batches.forEach((b, h) => {
       if (b === null) return;
       const [tenants, ids, bodies] = JSON.parse(b.packed) as [string[], string[], { id: string }[]];
