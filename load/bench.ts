@@ -1,40 +1,19 @@
-// `vigil bench`: the null pipeline (the same uWS server and frames: receive, JSON.parse, ack,
-// nothing else) and the embedded runtime, for 100-event and 1-event frames, in one run. The
-// load runs in a child process so it does not share the server's event loop; both servers see
-// the same client. Prints a table and writes the JSON report.
+// `vigil bench`: the node on its defaults (embedded, analytics on) against the null pipeline (the
+// same uWS server: receive, JSON.parse, ack, nothing else) and a naive peer (`ws` + a Map of actor
+// objects), for 100-event and 1-event frames, in one run. The load runs in a child process so it
+// does not share the servers' event loop; every server sees the same client. Prints a table and
+// writes the JSON report.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseNodeConfig } from '../adapters/compose/config.js';
 import { startNode } from '../adapters/compose/node.js';
-import { loadUws } from '../adapters/uws/binding.js';
+import { startNaivePeer, startNullPipeline } from './peers.js';
 import type { ClientOptions, ClientResult } from './bench-client.js';
 import { reportPath } from './paths.js';
-
-function startNullPipeline(): Promise<{ port: number; close: () => void }> {
-  const uws = loadUws();
-  const app = uws.App();
-  app.ws<{ seq: number }>('/v1/stream', {
-    maxPayloadLength: 1024 * 1024,
-    idleTimeout: 120,
-    upgrade: (res, req, ctx) => res.upgrade({ seq: 0 }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), ctx),
-    message: (ws, ab) => {
-      const body = JSON.parse(Buffer.from(ab).toString('utf8')) as unknown;
-      const n = Array.isArray(body) ? body.length : 1;
-      const u = ws.getUserData();
-      ws.send(`{"type":"ack","seq":${++u.seq},"batch_id":null,"accepted":${n},"duplicates":0,"rejected":[],"credit":64}`);
-    },
-  });
-  return new Promise((resolve, reject) =>
-    app.listen('127.0.0.1', 0, (sock) => {
-      if (!sock) return reject(new Error('null pipeline: cannot listen'));
-      resolve({ port: uws.us_socket_local_port(sock as never), close: () => uws.us_listen_socket_close(sock) });
-    }),
-  );
-}
 
 /**
  * Latency at a fixed rate, open loop: `vigil load` (its own process) offers `rate` events/s and
@@ -80,6 +59,7 @@ export async function runBench(argv: string[]): Promise<number> {
       connections: { type: 'string', default: '4' },
       window: { type: 'string', default: '4' },
       durable: { type: 'boolean', default: false },
+      analytics: { type: 'string', default: 'on' },
       nats: { type: 'string', default: process.env.VIGIL_NATS_URL ?? 'nats://127.0.0.1:4222' },
       redis: { type: 'string', default: process.env.VIGIL_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     },
@@ -89,9 +69,13 @@ export async function runBench(argv: string[]): Promise<number> {
   const window = Number(values.window);
   const token = 'bench-token-0123456789';
   const nul = await startNullPipeline();
-  // Analytics off: the benchmark measures the ingest runtime; archiving to ClickHouse/chDB is a
-  // separate sink with its own batching (see README).
-  const node = await startNode(parseNodeConfig({}, {}, { port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789', analytics: 'off' }), { log: () => undefined });
+  const peer = await startNaivePeer();
+  // What users run: the embedded node on its defaults, analytics on (chDB in a fresh data dir).
+  const analytics = values.analytics === 'off' ? 'off' : 'on';
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const node = await startNode(parseNodeConfig({}, {}, {
+    port: 0, host: '127.0.0.1', demoToken: token, adminToken: 'bench-admin-0123456789', analytics, dataDir,
+  }), { log: () => undefined });
   // Durable mode: the same node on real JetStream and Redis (a fresh cluster name per run).
   const durableNode = values.durable
     ? await startNode(parseNodeConfig({}, {}, {
@@ -101,7 +85,8 @@ export async function runBench(argv: string[]): Promise<number> {
     : null;
   const mix = { tenant: 'demo', patients: 2000, procedures: 500 };
   const results: Record<string, {
-    null: ClientResult; runtime: ClientResult; ratio: number; durable?: ClientResult; durableRatio?: number;
+    null: ClientResult; peer: ClientResult; runtime: ClientResult; ratio: number; peerRatio: number;
+    durable?: ClientResult; durableRatio?: number;
     openLoop?: { rate: number; eventsPerSecond: number; latencyMs: unknown };
   }> = {};
   try {
@@ -110,8 +95,13 @@ export async function runBench(argv: string[]): Promise<number> {
       const w = frameEvents === 1 ? window * 8 : window;
       const base = { host: '127.0.0.1', token, frameEvents, connections, window: w, seconds, warmupSeconds: 2, mix };
       const a = await runChild({ ...base, port: nul.port });
+      const pe = await runChild({ ...base, port: peer.port });
       const b = await runChild({ ...base, port: node.port });
-      results[`frame${frameEvents}`] = { null: a, runtime: b, ratio: Number((b.eventsPerSecond / a.eventsPerSecond).toFixed(3)) };
+      results[`frame${frameEvents}`] = {
+        null: a, peer: pe, runtime: b,
+        ratio: Number((b.eventsPerSecond / a.eventsPerSecond).toFixed(3)),
+        peerRatio: Number((b.eventsPerSecond / pe.eventsPerSecond).toFixed(3)),
+      };
       // Then latency at 80 % of what the runtime sustained, measured by `vigil load` (open loop).
       const rate = Math.max(100, Math.round(b.eventsPerSecond * 0.8));
       const ol = await runOpenLoop(node.port, token, rate, frameEvents, Math.min(6, seconds));
@@ -125,17 +115,22 @@ export async function runBench(argv: string[]): Promise<number> {
       }
       console.log(
         `${String(frameEvents).padStart(3)}-event frames: null ${a.eventsPerSecond.toLocaleString()} ev/s (p50 ${a.latencyMs.p50} ms, p99 ${a.latencyMs.p99} ms) | ` +
-          `runtime ${b.eventsPerSecond.toLocaleString()} ev/s (p50 ${b.latencyMs.p50} ms, p99 ${b.latencyMs.p99} ms, accepted ${b.accepted}, rejected ${b.rejected}) | ratio ${results[`frame${frameEvents}`]!.ratio}`,
+          `peer ${pe.eventsPerSecond.toLocaleString()} ev/s | ` +
+          `node ${b.eventsPerSecond.toLocaleString()} ev/s (p50 ${b.latencyMs.p50} ms, p99 ${b.latencyMs.p99} ms, accepted ${b.accepted}, rejected ${b.rejected}) | ` +
+          `×null ${results[`frame${frameEvents}`]!.ratio} ×peer ${results[`frame${frameEvents}`]!.peerRatio}`,
       );
     }
   } finally {
-    nul.close();
+    await nul.close();
+    await peer.close();
     await node.close();
     await durableNode?.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
   const report = {
     benchmark: 'vigil bench',
-    description: 'closed-loop WebSocket load from a child process; null pipeline = same uWS server, JSON.parse and ack only; runtime = embedded node (2 shard hosts, memory ports), acked after apply',
+    description: 'closed-loop WebSocket load from a child process; null = same uWS server, JSON.parse and ack only; peer = ws + a Map of actor objects (count, latest value), one ack per frame; runtime = the node on its defaults (embedded: 2 shard hosts, memory log and snapshots, analytics into chDB unless --analytics off), acked after apply',
+    analytics,
     node: process.version,
     cpus: availableParallelism(),
     cpuModel: cpus()[0]?.model,
@@ -144,7 +139,7 @@ export async function runBench(argv: string[]): Promise<number> {
     seconds,
     results,
     durable: durableNode ? { nats: values.nats, redis: values.redis } : null,
-    targets: { frame100Ratio: 0.6, frame1Ratio: 0.5, p99AckMs: 15, durableFrame100Ratio: 0.3 },
+    targets: { nullRatio: 0.5, peerRatio: 1.0, p99AckMs: 15, durableFrame100Ratio: 0.3 },
     at: new Date().toISOString(),
   };
   const out = values.json ?? reportPath('bench.json');
