@@ -8,16 +8,16 @@ import { ActorRuntime, type RuntimePorts } from '../../runtime/runtime.js';
 import { MemoryEventLog, MemoryRollupSink, MemorySnapshotStore } from '../memory/index.js';
 import { PrometheusMetrics } from '../prometheus/metrics.js';
 import { startServer, type RunningServer } from '../uws/server.js';
-import { AlertHub } from './alert-hub.js';
-import { randomToken, TokenBook } from './auth.js';
+import { AlertHub } from '../http/alert-hub.js';
+import { randomToken, TokenBook } from '../http/auth.js';
 import { ConfigError, type NodeConfig } from './config.js';
 import { JetStreamEventLog } from '../nats/event-log.js';
 import { RedisSnapshotStore } from '../redis/snapshot-store.js';
 import { connect, type NatsConnection } from 'nats';
 import { followClusterAlerts, NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js';
 import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
-import { liveReads, PatientDirectory } from './reads.js';
-import { createOpsApi, FreshnessTracker, RecentAlertLog } from './ops.js';
+import { liveReads, PatientDirectory } from '../http/reads.js';
+import { createOpsApi, FreshnessTracker, RecentAlertLog } from '../http/ops.js';
 import { FanoutAlertSink, startAnalytics } from './analytics.js';
 import { analyticsReads } from './analytics-reads.js';
 import type { AuditRow } from '../uws/server.js';
@@ -27,7 +27,7 @@ import { ClusterCoordinator } from '../../runtime/cluster.js';
 import { keyGroupOf } from '../../runtime/keygroups.js';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
 import { JetStreamLeaseStore } from '../nats/leases.js';
-import { forwardActorRead } from './forward.js';
+import { forwardActorRead } from '../http/forward.js';
 
 /** The events of a batch read from the log, as the directory notes them. */
 function tailEvents(b: EventBatch, kinds: readonly string[]): RuntimeEvent[] {

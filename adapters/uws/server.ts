@@ -6,38 +6,24 @@ import { FrameError, parseFrame } from '../../actors/ingest.js';
 import type { Rejection } from '../../actors/contracts/registry.js';
 import type { AlertLevelName } from '../../runtime/ports.js';
 import { AlertLevel } from '../../runtime/ports.js';
-import type { AlertHub, AlertView } from '../compose/alert-hub.js';
-import { ADMIN, type TokenBook, tokenFrom } from '../compose/auth.js';
+import type { AlertHub, AlertView } from '../http/alert-hub.js';
+import { ADMIN, type TokenBook, tokenFrom } from '../http/auth.js';
+import { ApiError as CodedApiError, errorAnswer, errorBody, type ApiErrorCode } from '../http/errors.js';
+import type { HttpAnswer } from '../http/message.js';
+import type { ReadApi } from '../http/reads.js';
 import { loadUws } from './binding.js';
-import { parseRange, type AnalyticsReads } from '../compose/analytics-reads.js';
+import { parseRange, type AnalyticsReads } from '../http/analytics-api.js';
 
-export interface HttpAnswer {
-  status: number;
-  body: unknown;
-  contentType?: string;
-}
+export type { HttpAnswer, ReadApi };
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
+/**
+ * The old form, (status, code, message): the status is ignored, STATUS_OF in http/errors.ts
+ * decides it. Kept while adapters/compose/analytics-reads.ts still builds its errors this way.
+ */
+export class ApiError extends CodedApiError {
+  constructor(_status: number, code: ApiErrorCode, message: string) {
+    super(code, message);
   }
-}
-
-/** Read endpoints served from live actor state, and admin. */
-export interface ReadApi {
-  patientRiskSummary(tenant: string, id: string): Promise<unknown>;
-  procedureRiskSummary(tenant: string, id: string): Promise<unknown>;
-  patientTrends(tenant: string, id: string): Promise<unknown>;
-  patients(tenant: string, limit: number, cursor: string | null): Promise<unknown>;
-  shards(): Promise<unknown>;
-  rescale(count: number): Promise<unknown>;
-  actor(kind: string, tenant: string, id: string): Promise<unknown>;
-  /** Several nodes: membership and slot owners (GET /admin/cluster); absent on one node. */
-  cluster?(): Promise<unknown>;
 }
 
 export interface ServerDeps {
@@ -109,10 +95,6 @@ const STATUS: Record<number, string> = {
   426: '426 Upgrade Required', 429: '429 Too Many Requests', 500: '500 Internal Server Error', 501: '501 Not Implemented',
   503: '503 Service Unavailable',
 };
-
-function errorBody(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
-}
 
 function frameErrorAck(seq: number, batchId: string | null, code: string, message: string, credit: number): Ack {
   // A frame that could not be read at all: one rejection with index null stands for the frame.
@@ -283,8 +265,7 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
       if (!aborted) json(res, a.status, a.body, a.contentType);
     };
     const fail = (err: unknown): void => {
-      if (err instanceof ApiError) reply({ status: err.status, body: errorBody(err.code, err.message) });
-      else reply({ status: 500, body: errorBody('internal', (err as Error)?.message ?? String(err)) });
+      reply(errorAnswer(err));
     };
     try {
       route(method, url, query, auth, ctype, source, res, reply, fail, () => aborted);
@@ -369,7 +350,7 @@ export function startServer(deps: ServerDeps): Promise<RunningServer> {
         } catch (e) {
           const fe = e as FrameError;
           ingest.frameRejected(fe.code ?? 'invalid_json', tenant, source, text, fe.message);
-          return fail(new ApiError(fe.status ?? 400, fe.code ?? 'invalid_json', fe.message));
+          return fail(new ApiError(fe.status ?? 400, (fe.code ?? 'invalid_json') as ApiErrorCode, fe.message));
         }
         const at = performance.now();
         const startedMs = Date.now();

@@ -4,7 +4,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashToken } from '../../adapters/compose/auth.js';
+import { hashToken } from '../../adapters/http/auth.js';
 import { parseNodeConfig, type NodeConfig } from '../../adapters/compose/config.js';
 import { startNode, type VigilNode } from '../../adapters/compose/node.js';
 import { WsClient } from '../../load/ws-client.js';

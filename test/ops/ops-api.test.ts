@@ -1,13 +1,13 @@
-// The ops page's data (adapters/compose/ops.ts) from fake deps, its helpers (freshness tracking,
+// The ops page's data (adapters/http/ops.ts) from fake deps, its helpers (freshness tracking,
 // the all-tenant alert log), and the /ops routes of the uWS server (auth, methods, content types).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestService } from '../../actors/ingest.js';
-import { AlertHub } from '../../adapters/compose/alert-hub.js';
-import { TokenBook } from '../../adapters/compose/auth.js';
-import { createOpsApi, findOpsPage, FreshnessTracker, RecentAlertLog, type OpsDeps } from '../../adapters/compose/ops.js';
+import { AlertHub } from '../../adapters/http/alert-hub.js';
+import { TokenBook } from '../../adapters/http/auth.js';
+import { createOpsApi, findOpsPage, FreshnessTracker, RecentAlertLog, type OpsDeps } from '../../adapters/http/ops.js';
 import { startServer, type ReadApi, type RunningServer } from '../../adapters/uws/server.js';
 import { ShardMap } from '../../runtime/keygroups.js';
 import { kDefaultRuntimeOptions } from '../../runtime/options.js';

@@ -60,8 +60,8 @@ export interface OpsApi {
 const PAGE = path.join('dashboards', 'ops', 'index.html');
 
 /**
- * dashboards/ops/index.html from the package root: this module runs as adapters/compose/ops.ts
- * (vitest) or dist/adapters/compose/ops.js (the built node), so walk up until the file is there.
+ * dashboards/ops/index.html from the package root: this module runs as adapters/http/ops.ts
+ * (vitest) or dist/adapters/http/ops.js (the built node), so walk up until the file is there.
  */
 export function findOpsPage(from: string = path.dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;

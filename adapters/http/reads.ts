@@ -3,7 +3,20 @@ import { procedureSummary } from '../../actors/procedure.js';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
 import type { ActorRuntime } from '../../runtime/runtime.js';
 import { ErrorCode } from '../../runtime/errors.js';
-import { ApiError, type ReadApi } from '../uws/server.js';
+import { ApiError } from './errors.js';
+
+/** Read endpoints served from live actor state, and admin. */
+export interface ReadApi {
+  patientRiskSummary(tenant: string, id: string): Promise<unknown>;
+  procedureRiskSummary(tenant: string, id: string): Promise<unknown>;
+  patientTrends(tenant: string, id: string): Promise<unknown>;
+  patients(tenant: string, limit: number, cursor: string | null): Promise<unknown>;
+  shards(): Promise<unknown>;
+  rescale(count: number): Promise<unknown>;
+  actor(kind: string, tenant: string, id: string): Promise<unknown>;
+  /** Several nodes: membership and slot owners (GET /admin/cluster); absent on one node. */
+  cluster?(): Promise<unknown>;
+}
 
 /** Patients each tenant has sent events for: what GET /v1/patients pages through. */
 export class PatientDirectory {
@@ -73,8 +86,8 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
       if (!notOwner(err) || !cluster) throw err;
       a = await cluster.forward(kind, tenant, id);
     }
-    if (!a || a.state === null) throw new ApiError(404, 'not_found', `no ${kind} ${id}`);
-    if (a.status === 'failed') throw new ApiError(409, 'actor_failed', a.error?.message ?? `${kind} ${id} has failed`);
+    if (!a || a.state === null) throw new ApiError('not_found', `no ${kind} ${id}`);
+    if (a.status === 'failed') throw new ApiError('actor_failed', a.error?.message ?? `${kind} ${id} has failed`);
     return a.state;
   };
   return {
@@ -98,23 +111,23 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
         return { from: r.from, to: r.to, epoch: r.epoch, moved_key_groups: r.movedKeyGroups, moved_actors: r.movedActors, pause_ms: r.pauseMs };
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code === 'rescale_in_progress') throw new ApiError(409, code, (err as Error).message);
-        if (code === 'invalid_option') throw new ApiError(400, 'invalid_field', (err as Error).message);
+        if (code === 'rescale_in_progress') throw new ApiError(code, (err as Error).message);
+        if (code === 'invalid_option') throw new ApiError('invalid_field', (err as Error).message);
         throw err;
       }
     },
     ...(cluster ? { cluster: async () => cluster.status() } : {}),
     actor: async (kind, tenant, id) => {
-      if (!rt.kinds.includes(kind)) throw new ApiError(404, 'not_found', `no actor kind ${kind}`);
+      if (!rt.kinds.includes(kind)) throw new ApiError('not_found', `no actor kind ${kind}`);
       let a: Awaited<ReturnType<ActorRuntime['inspect']>>;
       try {
         a = await rt.inspect(kind, tenant, id);
       } catch (err) {
         // Never forwarded from here: this is the endpoint forwarding lands on.
-        if (notOwner(err)) throw new ApiError(503, 'not_owner', (err as Error).message);
+        if (notOwner(err)) throw new ApiError('not_owner', (err as Error).message);
         throw err;
       }
-      if (!a) throw new ApiError(404, 'not_found', `no ${kind} ${id} for tenant ${tenant}`);
+      if (!a) throw new ApiError('not_found', `no ${kind} ${id} for tenant ${tenant}`);
       return { kind, tenant, id, resident: a.resident, status: a.status, last_seq: a.lastSeq, error: a.error, state: a.state };
     },
   };
