@@ -1,0 +1,30 @@
+// The analytics read endpoints (SPEC.md §3: timeline, biometrics, search) as the HTTP routes see
+// them: what a store must answer and how the time range is read from a request. The store side
+// is adapters/clickhouse/reads.ts, wired to this interface in adapters/compose/analytics-reads.ts.
+import { ApiError } from './errors.js';
+
+export interface AnalyticsReads {
+  timeline(tenant: string, patientId: string, from: number | null, to: number | null, limit: number): Promise<unknown>;
+  biometrics(tenant: string, patientId: string, type: string | null, limit: number): Promise<unknown>;
+  search(tenant: string, q: string, limit: number): Promise<unknown>;
+}
+
+/** Longest `q` accepted by search, in UTF-16 code units. */
+export const SEARCH_MAX_CHARS = 200;
+
+function timeParam(name: string, v: string | null): number | null {
+  if (v === null || v === '') return null;
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) throw new ApiError('invalid_parameter', `${name} must be an RFC 3339 time or epoch milliseconds`);
+  return n;
+}
+
+/** `from` / `to` query parameters (RFC 3339 or epoch ms; absent or empty: open) as epoch ms. */
+export function parseRange(from: string | null, to: string | null): { from: number | null; to: number | null } {
+  return { from: timeParam('from', from), to: timeParam('to', to) };
+}
+
+/** Throws invalid_parameter unless `q` is a usable search text. */
+export function checkSearchText(q: string): void {
+  if (q.length === 0 || q.length > SEARCH_MAX_CHARS) throw new ApiError('invalid_parameter', `q must be 1-${SEARCH_MAX_CHARS} characters`);
+}
