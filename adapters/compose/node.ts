@@ -94,7 +94,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   const analytics = config.analytics === 'off' ? null : await startAnalytics(config, metrics, log);
   const downstream: AlertSink[] = [];
   if (nc) downstream.push(new NatsAlertSink(nc, config.cluster));
-  if (analytics) downstream.push(analytics.writers.alerts);
+  if (analytics) downstream.push(analytics.alerts);
   const opsAlerts = new RecentAlertLog(200, downstream.length === 0 ? null : downstream.length === 1 ? downstream[0]! : new FanoutAlertSink(downstream));
   // Several nodes: local actors' alerts go straight out (to NATS and analytics), and the view
   // this node serves is fed back from NATS with every node's alerts.
@@ -114,7 +114,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   const ports: RuntimePorts = {
     eventLog,
     snapshotStore,
-    rollupSink: analytics ? analytics.writers.rollups : new MemoryRollupSink(),
+    rollupSink: analytics ? analytics.rollups : new MemoryRollupSink(),
     alertSink: clustered ? opsAlerts : alerts,
     clock: systemClock,
     metrics,

@@ -1,0 +1,53 @@
+// Messages between the main thread and the analytics worker, which owns the store (chDB runs its
+// queries and inserts on the calling thread, so it must not be the uWS thread) and every table
+// writer with its spool. Plain data only.
+import type { AlertRecord, RollupRow } from '../../runtime/ports.js';
+import type { DlqInput, IngestAuditInput } from './rows.js';
+
+export interface AnalyticsWorkerInit {
+  /** A ClickHouse server over HTTP; absent: chDB in `chdbDir`. */
+  clickhouseUrl?: string | undefined;
+  chdbDir: string;
+  database: string;
+  spoolDir: string;
+}
+
+/**
+ * Events the actors accepted, for events_raw: the columns and the packed `[tenant[], id[], body[]]`
+ * text of one routed batch as it went to its host, minus the positions in `skip` (duplicates and
+ * refusals). Built into rows in the worker, so the main thread does nothing per event.
+ */
+export interface AcceptedBatch {
+  n: number;
+  kind: Uint8Array;
+  time: Float64Array;
+  packed: string;
+  /** Ascending positions that were not accepted. */
+  skip: number[];
+  /** Source of each event's frame: `sources[frame[i]]`. */
+  frame: Uint32Array;
+  sources: string[];
+  ingestTime: number;
+}
+
+export type ToAnalytics =
+  | { t: 'query'; req: number; sql: string }
+  | { t: 'command'; req: number; sql: string }
+  | { t: 'insertRaw'; req: number; table: string; body: string }
+  | { t: 'ping'; req: number }
+  | { t: 'flush'; req: number }
+  | { t: 'close'; req: number; timeoutMs?: number }
+  | { t: 'accepted'; kinds: string[]; batches: AcceptedBatch[] }
+  | { t: 'rollups'; rows: RollupRow[] }
+  | { t: 'alerts'; alerts: AlertRecord[] }
+  | { t: 'dlq'; rows: DlqInput[] }
+  | { t: 'audit'; rows: IngestAuditInput[] };
+
+export type WriterEventName = 'onBatch' | 'onRetry' | 'onSpool' | 'onRefused' | 'onRejected' | 'onDropped' | 'onSpoolError';
+
+export type FromAnalytics =
+  | { t: 'ready'; kind: 'server' | 'chdb'; database: string; version: number; applied: string[] }
+  | { t: 'failed'; error: { code: string; message: string } }
+  | { t: 'reply'; req: number; result?: unknown; error?: { code: string; message: string; chCode?: number } }
+  | { t: 'writer'; name: WriterEventName; e: Record<string, unknown> }
+  | { t: 'log'; line: string };

@@ -1,0 +1,104 @@
+// The analytics worker: owns the store and every table writer (bounded, spooling). The main thread
+// sends it what the actors accepted, as the packed batches the hosts got, and rollups, alerts,
+// dead letters and audit rows; rows are built here, and chDB's inserts and queries (which run on
+// the calling thread) never block the uWS thread. Reads are forwarded here too: libchdb is one
+// engine per process, so one thread must own it.
+import { parentPort, workerData } from 'node:worker_threads';
+import { toWire } from '../../runtime/errors.js';
+import type { AcceptedBatch, AnalyticsWorkerInit, FromAnalytics, ToAnalytics, WriterEventName } from './analytics-protocol.js';
+import { dlqRow, eventRawRow, ingestAuditRow, type EventsRawRow } from './rows.js';
+import { migrate } from './schema.js';
+import { createAnalyticsWriters, type AnalyticsWriters } from './sinks.js';
+import { clickHouseErrorCode, openChdb, openClickHouseServer, type AnalyticsStore } from './store.js';
+import type { WriterEvents } from './writer.js';
+
+interface PackedBody {
+  id: string;
+  type: string;
+  v: number;
+  p: Record<string, unknown>;
+}
+
+/** events_raw rows of the accepted events of one batch. */
+export function acceptedRows(b: AcceptedBatch, kinds: readonly string[]): EventsRawRow[] {
+  const [tenants, ids, bodies] = JSON.parse(b.packed) as [string[], string[], PackedBody[]];
+  const out: EventsRawRow[] = [];
+  let s = 0;
+  for (let i = 0; i < b.n; i++) {
+    if (s < b.skip.length && b.skip[s] === i) {
+      s++;
+      continue;
+    }
+    const body = bodies[i]!;
+    const p = body.p;
+    out.push(eventRawRow({
+      tenant: tenants[i]!, eventId: body.id, eventType: body.type, schemaVersion: body.v, eventTime: b.time[i]!, ingestTime: b.ingestTime,
+      actorKind: kinds[b.kind[i]!]!, actorId: ids[i]!, patientId: typeof p.patient_id === 'string' ? p.patient_id : undefined,
+      source: b.sources[b.frame[i]!]!, payload: p,
+    }));
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const init = workerData as AnalyticsWorkerInit;
+  const port = parentPort!;
+  const post = (m: FromAnalytics): void => port.postMessage(m);
+  let store: AnalyticsStore;
+  let writers: AnalyticsWriters;
+  try {
+    store = init.clickhouseUrl
+      ? await openClickHouseServer({ url: init.clickhouseUrl, database: init.database })
+      : await openChdb({ dataDir: init.chdbDir, database: init.database });
+    const m = await migrate(store);
+    const forward = (name: WriterEventName) => (e: object) => {
+      // Errors do not survive structured clone as themselves; the message is what a log needs.
+      const plain: Record<string, unknown> = { ...(e as Record<string, unknown>) };
+      if ('error' in plain) plain.error = toWire(plain.error).message;
+      post({ t: 'writer', name, e: plain });
+    };
+    const events: WriterEvents = {
+      onBatch: forward('onBatch'), onRetry: forward('onRetry'), onSpool: forward('onSpool'), onRefused: forward('onRefused'),
+      onRejected: forward('onRejected'), onDropped: forward('onDropped'), onSpoolError: forward('onSpoolError'),
+    };
+    writers = createAnalyticsWriters(store, { spoolDir: init.spoolDir, repair: async () => void (await migrate(store)), events });
+    post({ t: 'ready', kind: store.kind, database: store.database, version: m.version, applied: m.applied.map(String) });
+  } catch (err) {
+    post({ t: 'failed', error: toWire(err) });
+    return;
+  }
+  // A write that fails is already counted by the writer's events (refused/dropped); the line
+  // here says which table, for the node's log.
+  const logFailure = (what: string) => (err: unknown) => post({ t: 'log', line: `analytics ${what} failed: ${toWire(err).message}` });
+  const reply = (req: number, p: Promise<unknown>): void => {
+    p.then(
+      (result) => post({ t: 'reply', req, result }),
+      (err: unknown) => {
+        const chCode = clickHouseErrorCode(err);
+        post({ t: 'reply', req, error: { ...toWire(err), ...(chCode === undefined ? {} : { chCode }) } });
+      },
+    );
+  };
+  port.on('message', (m: ToAnalytics) => {
+    switch (m.t) {
+      case 'query': return reply(m.req, store.query(m.sql));
+      case 'command': return reply(m.req, store.command(m.sql));
+      case 'insertRaw': return reply(m.req, store.insertRaw(m.table, m.body));
+      case 'ping': return reply(m.req, store.ping());
+      case 'flush': return reply(m.req, writers.flush());
+      case 'close': return reply(m.req, writers.close(m.timeoutMs).then(() => store.close()));
+      case 'accepted': {
+        const rows: EventsRawRow[] = [];
+        for (const b of m.batches) for (const r of acceptedRows(b, m.kinds)) rows.push(r);
+        if (rows.length > 0) writers.events.write(rows).catch(logFailure('events_raw write'));
+        return;
+      }
+      case 'rollups': return void writers.rollups.write(m.rows).catch(logFailure('rollups write'));
+      case 'alerts': return void writers.alerts.publish(m.alerts).catch(logFailure('alerts write'));
+      case 'dlq': return void writers.dlq.write(m.rows.map(dlqRow)).catch(logFailure('dlq write'));
+      case 'audit': return void writers.audit.write(m.rows.map(ingestAuditRow)).catch(logFailure('audit write'));
+    }
+  });
+}
+
+if (parentPort && (workerData as { chdbDir?: unknown } | undefined)?.chdbDir !== undefined) void main();
