@@ -16,3 +16,4 @@ export { ClickHouseWriter, type ClickHouseWriterOptions, type WriterBatchEvent, 
 export {
   ClickHouseAlertSink, ClickHouseRollupSink, createAnalyticsWriters, writerMetrics, type AnalyticsWriterOptions, type AnalyticsWriters,
 } from './sinks.js';
+export { readBiometrics, readSearch, readTimeline, type BiometricReading, type SearchMatch, type TimelineEvent } from './reads.js';
