@@ -33,7 +33,8 @@ export default async function hostShards(task: HostTask): Promise<{ hostId: numb
   const defs = await loadActorModules(init.actorModules, init.actorConfig);
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
-  const host = new ShardHost(init, defs, systemClock, (msg: FromHost) => data.postMessage(msg));
+  const clock = systemClock;
+  const host = new ShardHost(init, defs, { clock, post: (msg: FromHost) => data.postMessage(msg) });
   data.on('message', (msg: ToHost) => host.receive(msg));
   const api: HostControl = {
     inspect: (kind, tenant, id) => host.inspect(kind, tenant, id),
@@ -48,11 +49,12 @@ export default async function hostShards(task: HostTask): Promise<{ hostId: numb
     async drain() {
       await host.drain();
       // Let the final reports leave before the task returns and the ports close.
-      setTimeout(finish, 0);
+      clock.setTimeout(finish, 0);
     },
     crash(how) {
       if (how === 'exit') process.exit(70);
-      setTimeout(() => {
+      // Thrown outside the comlink call, so nothing catches it: the worker dies.
+      clock.setTimeout(() => {
         throw new Error('shard host crash requested');
       }, 0);
     },

@@ -1,0 +1,116 @@
+import type { WireError } from '../errors.js';
+import { actorKey, parseActorKey } from '../ids.js';
+import type { Clock, SnapshotRecord } from '../ports.js';
+import { encodeSnapshot } from '../snapshot-codec.js';
+import { ACTIVE, type Cell } from './cell.js';
+import type { Ownership } from './ownership.js';
+import type { Progress } from './progress.js';
+import type { Range } from './ranges.js';
+import type { ActorTable } from './table.js';
+import type { Uplink } from './uplink.js';
+
+/**
+ * Snapshot commits: one at a time in flight, each writing every dirty actor plus the snapshots
+ * taken at passivation, and checkpointing the owned key groups at the applied sequence.
+ */
+export class Commits {
+  /** Snapshots written and not yet confirmed by the store; an activation reads them first. */
+  readonly pendingWrites = new Map<string, SnapshotRecord>();
+  lastCommitAt: number;
+  private passivated: SnapshotRecord[] = [];
+  private inFlight: { req: number; snapshots: SnapshotRecord[]; waiters: (() => void)[] } | null = null;
+  private waiters: (() => void)[] = [];
+  /** Key groups released since the last commit: checkpointed once more, by their last owner. */
+  private extraCheckpoints: Range[] = [];
+
+  constructor(
+    private readonly table: ActorTable,
+    private readonly ownership: Ownership,
+    private readonly progress: Progress,
+    private readonly uplink: Uplink,
+    private readonly clock: Clock,
+    now: number,
+    private readonly intervalMs: number,
+  ) {
+    this.lastCommitAt = now;
+  }
+
+  /** Snapshots taken at passivation wait for the next commit. */
+  get hasPassivated(): boolean {
+    return this.passivated.length > 0;
+  }
+
+  /** The actor leaves memory: its snapshot is the only copy of its state until committed. */
+  keepPassivated(cell: Cell): void {
+    const rec = this.encode(cell);
+    this.pendingWrites.set(rec.key, rec);
+    this.passivated.push(rec);
+  }
+
+  /** Commits when the snapshot interval has passed. */
+  onTick(now: number): void {
+    if (now - this.lastCommitAt >= this.intervalMs) this.commit();
+  }
+
+  /**
+   * Writes every dirty actor plus the passivation snapshots, and checkpoints all owned key
+   * groups at the fully-applied sequence. Encoding happens here, synchronously, so the
+   * snapshots are exactly the state at this instant; events applied to other actors beyond the
+   * checkpoint are covered by each snapshot's own `seq` (replay skips them per actor).
+   * With a commit in flight, this one follows it; `waiter` runs once it is written.
+   */
+  commit(waiter?: () => void, alsoCheckpoint: Range[] = []): void {
+    if (waiter) this.waiters.push(waiter);
+    if (alsoCheckpoint.length > 0) this.extraCheckpoints.push(...alsoCheckpoint);
+    if (this.inFlight) return;
+    this.lastCommitAt = this.clock.now();
+    const snapshots: SnapshotRecord[] = this.passivated;
+    this.passivated = [];
+    for (const cell of this.table.dirty) {
+      if (!cell.dirty || !cell.resident) continue;
+      cell.dirty = false;
+      if (cell.status === ACTIVE) {
+        const rec = this.encode(cell);
+        // Until the store confirms, this record is the newest copy: an actor that passivates
+        // and reactivates meanwhile must read it, not the store's older one.
+        this.pendingWrites.set(rec.key, rec);
+        snapshots.push(rec);
+      }
+    }
+    this.table.dirty = [];
+    const req = this.uplink.request();
+    this.inFlight = { req, snapshots, waiters: this.waiters };
+    this.waiters = [];
+    const ranges = this.ownership.checkpointRanges(this.extraCheckpoints);
+    this.extraCheckpoints = [];
+    this.uplink.post({ t: 'commit', req, snapshots, checkpointSeq: this.progress.appliedSeq, ranges });
+  }
+
+  onCommitted(req: number, error?: WireError): void {
+    const c = this.inFlight;
+    if (!c || c.req !== req) return;
+    this.inFlight = null;
+    if (error) {
+      // Nothing was written. Records still current go into the next commit as they are; a
+      // resident actor is simply dirty again (it will be encoded afresh).
+      for (const r of c.snapshots) {
+        if (this.pendingWrites.get(r.key) !== r) continue;
+        const { tenant, kind, id } = parseActorKey(r.key);
+        const cell = this.table.find(kind, tenant, id);
+        if (cell && cell.status === ACTIVE) this.table.markDirty(cell);
+        else this.passivated.push(r);
+      }
+      this.waiters.unshift(...c.waiters);
+      return;
+    }
+    for (const r of c.snapshots) if (this.pendingWrites.get(r.key) === r) this.pendingWrites.delete(r.key);
+    for (const w of c.waiters) w();
+    if (this.waiters.length > 0 || this.passivated.length > 0) this.commit();
+  }
+
+  private encode(cell: Cell): SnapshotRecord {
+    const def = this.table.defs[cell.kind]!;
+    const body = def.encode ? def.encode(cell.state) : JSON.stringify(cell.state);
+    return { key: actorKey(cell.tenant, def.kind, cell.id), data: encodeSnapshot(cell.watermark, cell.timers, body), seq: cell.lastSeq };
+  }
+}
