@@ -9,7 +9,7 @@ import { openChdb, openClickHouseServer, type AnalyticsStore } from '../clickhou
 import type { DeadLetter } from '../../actors/ingest.js';
 import type { AlertRecord, AlertSink, Metrics, RollupSink } from '../../runtime/ports.js';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
-import type { AuditRow } from '../uws/server.js';
+import type { AuditRow } from '../http/audit.js';
 import type { NodeConfig } from './config.js';
 
 function databaseOf(config: NodeConfig): string {

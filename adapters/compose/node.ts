@@ -20,7 +20,7 @@ import { liveReads, PatientDirectory } from '../http/reads.js';
 import { createOpsApi, FreshnessTracker, RecentAlertLog } from '../http/ops.js';
 import { FanoutAlertSink, startAnalytics } from './analytics.js';
 import { analyticsReads } from './analytics-reads.js';
-import type { AuditRow } from '../uws/server.js';
+import type { AuditRow } from '../http/audit.js';
 import type { AlertSink } from '../../runtime/ports.js';
 import type { EventBatch } from '../../runtime/batch.js';
 import { ClusterCoordinator } from '../../runtime/cluster.js';

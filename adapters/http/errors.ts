@@ -51,6 +51,11 @@ export class ApiError extends Error {
   }
 }
 
+/** A body over `max` bytes: the same refusal whichever transport counted the bytes. */
+export function payloadTooLarge(max: number): ApiError {
+  return new ApiError('payload_too_large', `body is over ${max} bytes`);
+}
+
 export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
   return { error: { code, message } };
 }

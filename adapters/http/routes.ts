@@ -1,0 +1,213 @@
+// The HTTP API of SPEC.md §3 as one route table, transport-neutral: a transport (adapters/uws/
+// today) reads a request, calls `open`/`handle`, and writes the answer. Handlers throw ApiError
+// by code; errors.ts alone decides each code's status.
+import { AlertLevel, type AlertLevelName } from '../../runtime/ports.js';
+import type { AlertHub } from './alert-hub.js';
+import { parseRange, type AnalyticsReads } from './analytics-api.js';
+import { importAuditRow, type AuditRow } from './audit.js';
+import { tokenFrom, type TokenBook } from './auth.js';
+import { ApiError } from './errors.js';
+import { ok, type HttpHead } from './message.js';
+import type { ReadApi } from './reads.js';
+import { createRouter, type Area, type Route, type RouteRequest, type Router } from './router.js';
+
+export interface HttpDeps {
+  tokens: TokenBook;
+  alerts: AlertHub;
+  reads: ReadApi;
+  metricsText: () => Promise<{ contentType: string; text: string }>;
+  ready: () => { ready: boolean; reasons: string[] };
+  /** The ops page (admin token): GET /ops is its HTML, GET /ops/data what it polls. */
+  ops?: { page(): string; data(): Promise<unknown> };
+  /** timeline / biometrics / search, from the analytics store (absent: 501). */
+  analytics?: AnalyticsReads;
+  /** One audit row per HTTP batch / import (absent: not recorded). */
+  audit?: (row: AuditRow) => void;
+}
+
+export interface HttpApi extends Router {
+  /** GET /v1/alerts/stream before its upgrade: the caller's tenant and level, or throws ApiError. */
+  alertFeed(head: HttpHead): { tenant: string; minLevel: AlertLevelName };
+}
+
+/** The one route the transport serves itself (see Route.handle). */
+export const BATCH_PATH = '/v1/events:batch';
+
+const LEVELS = Object.keys(AlertLevel) as AlertLevelName[];
+const ADMIN_BODY_BYTES = 4096;
+const IMPORT_SUMMARY_BYTES = 64 * 1024;
+
+function minLevel(q: URLSearchParams): AlertLevelName {
+  const min = q.get('min_level') ?? 'low';
+  if (!LEVELS.includes(min as AlertLevelName)) throw new ApiError('invalid_parameter', `min_level must be one of ${LEVELS.join(', ')}`);
+  return min as AlertLevelName;
+}
+
+/** `limit` of every GET under /v1/: read (and refused when bad) before the route is even known. */
+function limitOf(q: URLSearchParams): number {
+  const raw = q.get('limit');
+  if (raw === null || raw === '') return 50;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ApiError('invalid_parameter', 'limit must be an integer from 1 to 1000');
+  return n;
+}
+
+const noRoute = (req: RouteRequest): never => {
+  throw new ApiError('not_found', `no route ${req.method} ${req.path}`);
+};
+
+/** The first path group, decoded. */
+const id = (req: RouteRequest): string => decodeURIComponent(req.params[0]!);
+
+/** GET under /v1/: the handler gets the parsed `limit`. */
+const tenantGet = (path: string | RegExp, h: (req: RouteRequest, limit: number) => Promise<unknown> | unknown): Route => ({
+  method: 'GET',
+  path,
+  handle: async (req) => {
+    const limit = limitOf(req.q);
+    return ok(await h(req, limit));
+  },
+});
+
+function openArea(deps: HttpDeps): Area {
+  const upgradeOnly = (req: RouteRequest): never => {
+    throw new ApiError('upgrade_required', `${req.path} is a WebSocket endpoint`);
+  };
+  const routes: Route[] = [
+    { method: 'ANY', path: '/healthz', handle: () => ok({ status: 'ok', pid: process.pid }) },
+    {
+      method: 'ANY', path: '/readyz', handle: () => {
+        const r = deps.ready();
+        return { status: r.ready ? 200 : 503, body: { ready: r.ready, reasons: r.reasons } };
+      },
+    },
+    {
+      method: 'ANY', path: '/metrics', handle: async () => {
+        const m = await deps.metricsText();
+        return ok(m.text, m.contentType);
+      },
+    },
+    { method: 'ANY', path: '/v1/stream', handle: upgradeOnly },
+    { method: 'ANY', path: '/v1/alerts/stream', handle: upgradeOnly },
+  ];
+  const paths = new Set(routes.map((r) => r.path));
+  return { claims: (p) => paths.has(p), guard: { who: 'anyone' }, routes, miss: noRoute };
+}
+
+function opsArea(deps: HttpDeps): Area {
+  const ops = (): NonNullable<HttpDeps['ops']> => {
+    if (!deps.ops) throw new ApiError('not_found', 'the ops page is not enabled on this node');
+    return deps.ops;
+  };
+  return {
+    claims: (p) => p === '/ops' || p === '/ops/data',
+    guard: { who: 'admin', unauthorized: 'the admin token is required (Authorization: Bearer or ?token=)', forbidden: 'the ops page needs the admin token' },
+    routes: [
+      { method: 'GET', path: '/ops', handle: () => ok(ops().page(), 'text/html; charset=utf-8') },
+      { method: 'GET', path: '/ops/data', handle: async () => ok(await ops().data()) },
+    ],
+    miss: () => {
+      throw new ApiError('method_not_allowed', 'GET only');
+    },
+  };
+}
+
+function adminArea(deps: HttpDeps): Area {
+  const reads = deps.reads;
+  return {
+    claims: (p) => p.startsWith('/admin/'),
+    guard: { who: 'admin', unauthorized: 'the admin token is required', forbidden: 'this endpoint needs the admin token' },
+    routes: [
+      { method: 'GET', path: '/admin/shards', handle: async () => ok(await reads.shards()) },
+      {
+        method: 'POST', path: '/admin/shards', body: ADMIN_BODY_BYTES, handle: async (req) => {
+          let count: unknown;
+          try {
+            count = (JSON.parse(req.body!) as { count?: unknown }).count;
+          } catch {
+            throw new ApiError('invalid_json', 'body must be {"count": N}');
+          }
+          if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
+            throw new ApiError('invalid_field', 'count must be a positive integer');
+          }
+          return ok(await reads.rescale(count));
+        },
+      },
+      {
+        method: 'GET', path: '/admin/cluster', handle: async () => {
+          const c = reads.cluster;
+          if (!c) throw new ApiError('not_found', 'this node runs alone (set VIGIL_NODE_ID to run several)');
+          return ok(await c());
+        },
+      },
+      {
+        method: 'GET', path: /^\/admin\/actors\/([^/]+)\/([^/]+)$/, handle: async (req) => {
+          const tenant = req.q.get('tenant');
+          if (!tenant) throw new ApiError('invalid_parameter', 'tenant is required');
+          return ok(await reads.actor(decodeURIComponent(req.params[0]!), tenant, decodeURIComponent(req.params[1]!)));
+        },
+      },
+    ],
+    // A known path with another method is no route either (not 405), as it always was here.
+    miss: noRoute,
+  };
+}
+
+function tenantArea(deps: HttpDeps): Area {
+  const { reads, alerts } = deps;
+  // Served from the analytics store; without one they exist but are not implemented.
+  const analytics = (req: RouteRequest): AnalyticsReads => {
+    if (deps.analytics) return deps.analytics;
+    throw new ApiError('not_implemented',
+      `${req.path.replace(/\/v1\/patients\/[^/]+/, '/v1/patients/{id}')} is served from the analytics store, which is not built yet (issue 6)`);
+  };
+  return {
+    claims: (p) => p.startsWith('/v1/'),
+    guard: { who: 'tenant', unauthorized: 'a valid tenant token is required (Authorization: Bearer or ?token=)', forbidden: 'the admin token does not read or write tenant data' },
+    routes: [
+      // The ingest hot path: the transport reads, validates and acks it (adapters/uws/ingest-routes.ts).
+      { method: 'ANY', path: BATCH_PATH },
+      {
+        method: 'POST', path: '/v1/imports', body: IMPORT_SUMMARY_BYTES, handle: (req) => {
+          const row = importAuditRow(req.tenant, req.body!, Date.now());
+          deps.audit?.(row);
+          return ok({ recorded: deps.audit !== undefined, audit: row });
+        },
+      },
+      tenantGet(/^\/v1\/patients\/([^/]+)\/risk-summary$/, (req) => reads.patientRiskSummary(req.tenant, id(req))),
+      tenantGet(/^\/v1\/procedures\/([^/]+)\/risk-summary$/, (req) => reads.procedureRiskSummary(req.tenant, id(req))),
+      tenantGet(/^\/v1\/patients\/([^/]+)\/trends$/, (req) => reads.patientTrends(req.tenant, id(req))),
+      tenantGet('/v1/patients', (req, limit) => reads.patients(req.tenant, limit, req.q.get('cursor'))),
+      tenantGet('/v1/alerts/recent', (req, limit) => ({ alerts: alerts.recentFor(req.tenant, minLevel(req.q), limit) })),
+      tenantGet('/v1/alerts/top', (req, limit) => ({ alerts: alerts.topFor(req.tenant, limit) })),
+      tenantGet(/^\/v1\/patients\/([^/]+)\/timeline$/, (req, limit) => {
+        const a = analytics(req);
+        const r = parseRange(req.q.get('from'), req.q.get('to'));
+        return a.timeline(req.tenant, id(req), r.from, r.to, limit);
+      }),
+      tenantGet(/^\/v1\/patients\/([^/]+)\/biometrics$/, (req, limit) => analytics(req).biometrics(req.tenant, id(req), req.q.get('type'), limit)),
+      tenantGet('/v1/search', (req, limit) => analytics(req).search(req.tenant, req.q.get('q') ?? '', limit)),
+    ],
+    miss: (req, samePath) => {
+      if (samePath?.method === 'POST') throw new ApiError('method_not_allowed', 'POST only');
+      if (req.method !== 'GET') throw new ApiError('method_not_allowed', `${req.method} is not allowed on ${req.path}`);
+      limitOf(req.q);
+      throw new ApiError('not_found', `no route GET ${req.path}`);
+    },
+  };
+}
+
+/** Every path no other area claims. */
+const nowhere: Area = { claims: () => true, guard: { who: 'anyone' }, routes: [], miss: noRoute };
+
+export function createHttpApi(deps: HttpDeps): HttpApi {
+  const router = createRouter([openArea(deps), opsArea(deps), adminArea(deps), tenantArea(deps), nowhere], deps.tokens);
+  return {
+    ...router,
+    alertFeed(head) {
+      const who = deps.tokens.resolve(tokenFrom(head.headers.authorization ?? '', head.query));
+      if (typeof who !== 'string') throw new ApiError('unauthorized', 'a valid tenant token is required');
+      return { tenant: who, minLevel: minLevel(new URLSearchParams(head.query)) };
+    },
+  };
+}
