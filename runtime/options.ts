@@ -14,7 +14,7 @@ export const kDefaultRuntimeOptions = {
   actorConfig: {} as unknown,
   /** A host's batch is flushed inline when it reaches this many events, else once per tick. */
   maxBatchEvents: 2048,
-  /** Under load, a host's batch waits up to this long to fill (see ActorRuntime.scheduleFlush). */
+  /** Under load, a host's batch waits up to this long to fill (see SubmissionLedger.scheduleFlush). */
   coalesceMs: 0,
   /** Batches sent to one host and not yet applied; beyond it `submit` refuses (backpressure). */
   maxInFlightBatches: 64,

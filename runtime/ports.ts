@@ -4,9 +4,20 @@
 import type { EventBatch } from './batch.js';
 
 export interface Clock {
+  /** Wall-clock epoch ms: event and lease times. */
   now(): number;
   /** Returns a cancel function. Used for the runtime's own ticks, never one timer per actor. */
   setTimeout(fn: () => void, ms: number): () => void;
+  /**
+   * Milliseconds from an arbitrary origin that never go backwards (a wall clock may be stepped):
+   * for pacing and durations measured within one process.
+   */
+  monotonic(): number;
+  /**
+   * Runs `fn` once, after the I/O callbacks of the current event-loop turn (`setImmediate`), so
+   * work that arrived together is handled together. Returns a cancel function.
+   */
+  defer(fn: () => void): () => void;
 }
 
 /** The durable (or, embedded, in-memory) ordered log between the front-end and the shard hosts. */
