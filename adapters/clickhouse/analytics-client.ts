@@ -65,7 +65,15 @@ export class AnalyticsWorkerClient {
   }
 
   /** Starts the worker: opens the store and migrates it; rejects with the worker's error. */
-  static start(init: AnalyticsWorkerInit, events: WriterEvents, log: (line: string) => void): Promise<{ client: AnalyticsWorkerClient; version: number; applied: string[] }> {
+  static async start(init: AnalyticsWorkerInit, events: WriterEvents, log: (line: string) => void): Promise<{ client: AnalyticsWorkerClient; version: number; applied: string[] }> {
+    // libchdb loaded only by a worker thread is unloaded when that thread ends, and its static
+    // destructors then crash the process (SIGSEGV at exit, seen on every shutdown path: terminate,
+    // process.exit, a natural end). Loaded here too, it stays mapped until the process is gone.
+    if (!init.clickhouseUrl) await import('chdb');
+    return AnalyticsWorkerClient.spawn(init, events, log);
+  }
+
+  private static spawn(init: AnalyticsWorkerInit, events: WriterEvents, log: (line: string) => void): Promise<{ client: AnalyticsWorkerClient; version: number; applied: string[] }> {
     const worker = new Worker(workerUrl(), { workerData: init });
     return new Promise((resolve, reject) => {
       let client: AnalyticsWorkerClient | null = null;
