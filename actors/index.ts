@@ -11,6 +11,12 @@ export function createActors(config: unknown): AnyActorDefinition[] {
 }
 
 /** This module's URL, for `actorModules` (compiled JavaScript: workers have no TS loader). */
+/** URL of the frame decoder the ingest workers load (actors/frame-decoder.ts, compiled). */
+export function clinicalFrameDecoderModule(): string {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../dist/actors/frame-decoder.js', here).href : new URL('./frame-decoder.js', here).href;
+}
+
 export function clinicalActorsModule(): string {
   const here = import.meta.url;
   return here.endsWith('.ts') ? new URL('../dist/actors/index.js', here).href : here;

@@ -146,7 +146,7 @@ const noMetrics: IngestMetrics = { onFrame() {}, onRejected() {}, onAccepted() {
 export class IngestService {
   constructor(
     private readonly registry: ContractRegistry,
-    private readonly runtime: EventSubmitter,
+    private readonly runtime: EventSubmitter & FrameRuntime,
     private readonly clock: { now(): number },
     private readonly metrics: IngestMetrics = noMetrics,
     private readonly onAccepted?: (events: readonly RuntimeEvent[], source: string) => void,
@@ -212,14 +212,19 @@ export class IngestService {
     return this.runtime.whenWritable();
   }
 
+  /** False while the runtime has no room: hold frames (bounded) until `whenWritable()`. */
+  writable(): boolean {
+    return this.runtime.writable();
+  }
+
   /**
    * The one frame pipeline every source uses (WebSocket, HTTP batch, NATS, import): bytes in,
    * parsed, validated and routed off this thread, applied (or made durable), then `done` with
    * the ack. `lane` keeps one producer's frames in order (use its connection number).
    */
-  submitFrame(frames: FrameRuntime, lane: number, tenant: string, source: string, bytes: Uint8Array, done: (o: FrameOutcome) => void): void {
+  submitFrame(lane: number, tenant: string, source: string, bytes: Uint8Array, done: (o: FrameOutcome) => void): void {
     const bytesIn = bytes.byteLength;
-    frames.submitFrame(lane, tenant, source, bytes, (err, verdict, result) => {
+    this.runtime.submitFrame(lane, tenant, source, bytes, (err, verdict, result) => {
       if (verdict !== null && verdict.deadLetters !== null) {
         if (this.deadLetters) this.deadLetters(verdict.deadLetters as DeadLetter[]);
       }

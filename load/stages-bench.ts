@@ -84,7 +84,7 @@ runMain(async () => {
 
   const registry = new ContractRegistry();
   const sink = { submit: () => true, whenWritable: () => Promise.resolve() };
-  const ingest = new IngestService(registry, sink, systemClock);
+  const ingest = new IngestService(registry, sink as unknown as ConstructorParameters<typeof IngestService>[1], systemClock);
   // Event times must stay recent for the contracts: validate against fresh frames.
   const fresh = frames(2000);
   k = 0;

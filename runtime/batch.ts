@@ -14,6 +14,25 @@ export interface EventBatch {
   tenant: string[];
   id: string[];
   body: unknown[];
+  /**
+   * When set, `tenant`, `id` and `body` may be empty (until `unpackBatch`) and this JSON text of `[tenant[], id[], body[]]`
+   * holds them: an ingest worker's batch crosses the main thread as one string, not a
+   * structured-clone walk over every body. Read the columns through `unpackBatch`.
+   */
+  packed?: string;
+}
+
+/**
+ * Fills `tenant`, `id` and `body` from `packed` (once); returns the batch. `packed` stays, still
+ * true, for whoever wants the text (a log append, the analytics tap).
+ */
+export function unpackBatch(b: EventBatch): EventBatch {
+  if (b.packed === undefined || b.tenant.length === b.n) return b;
+  const [tenant, id, body] = JSON.parse(b.packed) as [string[], string[], unknown[]];
+  b.tenant = tenant;
+  b.id = id;
+  b.body = body;
+  return b;
 }
 
 export function emptyBatch(capacity: number): EventBatch {

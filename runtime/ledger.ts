@@ -13,7 +13,7 @@
 // submission handed over). The per-event path (`add`) writes two typed-array cells; a producer
 // that routes and builds columns itself can hand a sealed batch with its origin columns to
 // `enqueue` as they are (one share per submission in `touching`), with no per-event work here.
-import { assignSeq, emptyBatch, pushEvent, resetBuilder, sealBatch, type EventBatch } from './batch.js';
+import { assignSeq, emptyBatch, pushEvent, resetBuilder, sealBatch, unpackBatch, type EventBatch } from './batch.js';
 import { ErrorCode, VigilError, toWire } from './errors.js';
 import type { Clock, EventLog } from './ports.js';
 import { DUPLICATE, type Outcomes } from './protocol.js';
@@ -32,6 +32,10 @@ export interface EventRejection {
   index: number;
   code: string;
   message: string;
+  /** Frames (routed batches): the refused event itself, which the main thread never held. */
+  tenant?: string;
+  time?: number;
+  body?: unknown;
 }
 
 export interface SubmitResult {
@@ -73,6 +77,15 @@ export interface BatchOrigins {
   readonly subs: readonly Submission[];
   readonly slot: Uint32Array;
   readonly idx: Uint32Array;
+  /**
+   * Routed batches (built by an ingest worker): the batch itself, for the event of a refusal
+   * (unpacked then, and only then) and for `onRetired`; `skip` collects the positions that were
+   * not applied (duplicates, refusals), ascending.
+   */
+  readonly batch?: EventBatch;
+  skip?: number[];
+  /** Routed batches: the source (ws, http, nats, import) of each frame `slot` points at. */
+  readonly sources?: readonly string[];
 }
 
 /**
@@ -114,6 +127,11 @@ export interface LedgerDeps {
   onFlush?: () => void;
   /** A batch was appended and acked at append ('appended'). */
   onAppend?: () => void;
+  /**
+   * A routed batch is done: applied (its `skip` complete) or, acking at 'appended', appended
+   * (nothing skipped yet: its owners decide later, elsewhere).
+   */
+  onRetired?: (origins: BatchOrigins) => void;
 }
 
 class Lane {
@@ -294,6 +312,17 @@ export class SubmissionLedger {
   }
 
   /**
+   * A batch an ingest worker routed and built, with its origins (`slot` into `touching`), for
+   * host `h`: no per-event work here. Whatever the lane's builder holds goes first, so a lane
+   * keeps its order. Every submission in `touching` must hold one share for it.
+   */
+  enqueueRouted(h: number, batch: EventBatch, origins: BatchOrigins, touching: readonly Submission[]): void {
+    for (const s of touching) s.remaining++;
+    if (this.lanes[h]!.builder.n > 0) this.flush(h);
+    this.enqueue(h, batch, origins, touching);
+  }
+
+  /**
    * Appends a sealed batch for host `h` and, once appended, sends it (or acks it at
    * 'appended'). `touching`: the submissions it carries events of, each holding one share for
    * it. Batches of a lane go out in the order they were enqueued.
@@ -323,6 +352,7 @@ export class SubmissionLedger {
           if (lastSeq > s.lastSeq) s.lastSeq = lastSeq;
           this.settle(s);
         }
+        if (origins.batch !== undefined) this.deps.onRetired?.(origins);
         this.deps.onAppend?.();
         this.notifyWritable();
         return;
@@ -377,7 +407,10 @@ export class SubmissionLedger {
       i++;
     }
     lane.waitHead = i;
-    while (lane.sent.length > 0 && lane.sent[0]!.base + lane.sent[0]!.n - 1 <= appliedSeq) lane.sent.shift();
+    while (lane.sent.length > 0 && lane.sent[0]!.base + lane.sent[0]!.n - 1 <= appliedSeq) {
+      const done = lane.sent.shift()!;
+      if (done.batch !== undefined) this.deps.onRetired?.(done);
+    }
     if (i > 4096 && i * 2 > lane.waitSeq.length) {
       lane.waitSeq.splice(0, i);
       lane.waitSub.splice(0, i);
@@ -394,10 +427,16 @@ export class SubmissionLedger {
       const origin = sent.find((b) => seq >= b.base && seq < b.base + b.n);
       if (!origin) continue; // replayed from an earlier run of the node: its producer is gone
       const at = seq - origin.base;
+      if (origin.skip !== undefined) origin.skip.push(at);
       const sub = origin.subs[origin.slot[at]!]!;
       if (sub.done) continue;
       if (o.code[j] === DUPLICATE) sub.duplicates++;
-      else (sub.rejected ??= []).push({ index: origin.idx[at]!, code: o.code[j]!, message: o.message[j]! });
+      else if (origin.batch === undefined) (sub.rejected ??= []).push({ index: origin.idx[at]!, code: o.code[j]!, message: o.message[j]! });
+      else {
+        // The main thread holds a routed batch packed: unpacked here, for refusals only.
+        const b = unpackBatch(origin.batch);
+        (sub.rejected ??= []).push({ index: origin.idx[at]!, code: o.code[j]!, message: o.message[j]!, tenant: b.tenant[at]!, time: b.time[at]!, body: b.body[at] });
+      }
     }
   }
 

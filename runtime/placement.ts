@@ -9,8 +9,13 @@ export class Placement {
   shardMap: ShardMap;
   readonly keyGroupCount: number;
   readonly hostCount: number;
-  /** Host of each key group: shard s lives on host s % hosts. */
+  /**
+   * Host of each key group: shard s lives on host s % hosts. In shared memory: ingest workers
+   * route with this very table, and `routeEpoch` tells them (and their batches) which version.
+   */
   readonly hostOfKg: Uint16Array;
+  /** Bumped after every rewrite of `hostOfKg` (Atomics, so the rewrite is visible before it). */
+  readonly routeEpoch: Int32Array;
   /** Key groups this runtime owns (all of them unless ownership is 'leased'). */
   readonly owned: Uint8Array;
   /** 'leased': the fencing token each owned key group was acquired with. */
@@ -23,7 +28,8 @@ export class Placement {
     this.keyGroupCount = keyGroups;
     this.hostCount = hosts;
     this.shardMap = new ShardMap(keyGroups, shards);
-    this.hostOfKg = new Uint16Array(keyGroups);
+    this.hostOfKg = new Uint16Array(new SharedArrayBuffer(keyGroups * 2));
+    this.routeEpoch = new Int32Array(new SharedArrayBuffer(4));
     for (let k = 0; k < keyGroups; k++) this.hostOfKg[k] = this.shardMap.shardOf(k) % hosts;
     this.owned = new Uint8Array(keyGroups).fill(ownsAll ? 1 : 0);
     this.fenceToken = new Float64Array(keyGroups);
@@ -49,6 +55,7 @@ export class Placement {
   apply(next: ShardMap, nextHostOfKg: Uint16Array): void {
     this.shardMap = next;
     this.hostOfKg.set(nextHostOfKg);
+    Atomics.add(this.routeEpoch, 0, 1);
     this.recompute();
   }
 

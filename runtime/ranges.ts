@@ -1,7 +1,7 @@
 // Key-group ranges and the one loop that splits a chunk of the log by host (a host's replay,
 // the replay of newly acquired key groups, and the several-node log tail all read the log in
 // chunks and keep, per host, the events that are theirs).
-import { emptyBatch, pushEvent, type EventBatch } from './batch.js';
+import { emptyBatch, pushEvent, type EventBatch, unpackBatch } from './batch.js';
 
 /** Half-open [from, to) range of key groups. */
 export type KgRange = [number, number];
@@ -47,6 +47,7 @@ export interface SplitFilter {
  */
 export function splitByHost(chunk: EventBatch, f: SplitFilter, outs: (EventBatch | null)[]): number {
   outs.fill(null);
+  unpackBatch(chunk);
   const { hostOfKg, owned, after, until, only } = f;
   for (let i = 0; i < chunk.n; i++) {
     const seq = chunk.seq[i]!;

@@ -7,6 +7,7 @@ import type { HostSlot } from './host-slot.js';
 import type { RuntimeEvent, Submission, SubmissionLedger } from './ledger.js';
 import type { Placement } from './placement.js';
 import { emptyMessageBatch, type MessageBatch } from './protocol.js';
+import { unpackBatch, type EventBatch } from './batch.js';
 
 export interface RouterDeps {
   placement: Placement;
@@ -66,6 +67,27 @@ export class Router {
         continue;
       }
       ledger.add(hostOfKg[kg]!, sub, i, kg, kind, e.tenant, e.id, e.time, e.body);
+    }
+  }
+
+  /**
+   * The slow path of a batch an ingest worker routed: its events one by one, each as
+   * `subs[slot[i]]`'s event `idx[i]` (a rescale moved key groups since, or is moving them now).
+   * Returns the submissions that got events; each was given its shares by `ledger.add`/`hold`.
+   */
+  routeColumns(b: EventBatch, subs: readonly Submission[], slot: Uint32Array, idx: Uint32Array): void {
+    const { placement, ledger } = this.d;
+    unpackBatch(b);
+    for (let i = 0; i < b.n; i++) {
+      const sub = subs[slot[i]!]!;
+      const kg = b.kg[i]!;
+      if (this.moving !== null && this.moving[kg] === 1) {
+        const held = this.heldEvents;
+        ledger.hold(sub, held.length === 0 || held[held.length - 1]!.sub !== sub);
+        held.push({ sub, idx: idx[i]!, e: { tenant: b.tenant[i]!, kind: '', id: b.id[i]!, time: b.time[i]!, body: b.body[i] }, kind: b.kind[i]!, kg });
+        continue;
+      }
+      ledger.add(placement.hostOfKg[kg]!, sub, idx[i]!, kg, b.kind[i]!, b.tenant[i]!, b.id[i]!, b.time[i]!, b.body[i]);
     }
   }
 

@@ -48,4 +48,25 @@ export interface RuntimeHooks {
   onActorFailed?: (f: ActorFailure) => void;
   /** A host died and was replaced; its shards were restored. */
   onHostRestarted?: (info: HostRestart) => void;
+  /** Frames: what the decoder noted about a group of frames (its `takeNotes()`), when not null. */
+  onIngestNotes?: (notes: unknown) => void;
+  /**
+   * Frames: the events of one routed batch that were applied (every position not in `skip`),
+   * once all are; acking at 'appended' (several nodes), once appended, with `skip` empty.
+   */
+  onAccepted?: (a: AcceptedEvents) => void;
+}
+
+/** The accepted events of one routed batch, still packed (see EventBatch.packed). */
+export interface AcceptedEvents {
+  n: number;
+  kind: Uint8Array;
+  time: Float64Array;
+  packed: string;
+  /** Ascending positions not applied (duplicates, refusals). */
+  skip: number[];
+  /** Frame of each event: its source is `sources[frame[i]]`. */
+  frame: Uint32Array;
+  sources: string[];
+  ingestTime: number;
 }

@@ -5,7 +5,8 @@ import { DirectFeeder, type Feeder, type FeederClass } from './feeder.js';
 import { HostSlot } from './host-slot.js';
 import { actorKey } from './ids.js';
 import { LeasedFeeder } from './leased-feeder.js';
-import { SubmissionLedger, emptyResult, type RuntimeEvent, type SubmitCallback, type SubmitResult } from './ledger.js';
+import { SubmissionLedger, emptyResult, type BatchOrigins, type RuntimeEvent, type SubmitCallback, type SubmitResult } from './ledger.js';
+import { FrameIntake, type FrameCallback, type FrameIngestOptions } from './frames.js';
 import { resolveOptions, type RuntimeOptions } from './options.js';
 import { Placement } from './placement.js';
 import { Rescaler } from './rescale.js';
@@ -18,7 +19,8 @@ import { snapshotBody } from './snapshot-codec.js';
 import { HostSupervisor } from './supervisor.js';
 
 export type { EventRejection, RuntimeEvent, SubmitCallback, SubmitResult } from './ledger.js';
-export type { HostRestart, RescaleReport, RuntimeHooks, RuntimePorts } from './runtime-api.js';
+export type { AcceptedEvents, HostRestart, RescaleReport, RuntimeHooks, RuntimePorts } from './runtime-api.js';
+export type { FrameCallback, FrameIngestOptions, FrameRefusal, FrameResult } from './frames.js';
 
 /**
  * The main-thread half of the runtime: routes events by key group to shard hosts running as
@@ -44,10 +46,13 @@ export class ActorRuntime {
   private readonly feeder: Feeder;
   private readonly rescaler: Rescaler;
   private closing = false;
+  private frames: FrameIntake | null = null;
+  private readonly hooks: RuntimeHooks;
 
   private constructor(options: RuntimeOptions, kinds: string[], ports: RuntimePorts, hooks: RuntimeHooks) {
     this.options = options;
     this.ports = ports;
+    this.hooks = hooks;
     this.kinds = kinds;
     kinds.forEach((k, i) => this.kindIndex.set(k, i));
     // The one place the ownership mode is looked at: everything that differs follows from the feeder.
@@ -57,7 +62,10 @@ export class ActorRuntime {
     const metrics = registerRuntimeMetrics(ports.metrics);
     const ledger = (this.ledger = new SubmissionLedger(
       { maxBatchEvents: options.maxBatchEvents, maxInFlightBatches: options.maxInFlightBatches, maxLogEvents: options.maxLogEvents, coalesceMs: options.coalesceMs },
-      { log: ports.eventLog, clock: ports.clock, targets: hosts, ackAt: Feed.ackAt, onFlush: () => this.feeder.heartbeat(), onAppend: () => this.feeder.appended() },
+      {
+        log: ports.eventLog, clock: ports.clock, targets: hosts, ackAt: Feed.ackAt, onFlush: () => this.feeder.heartbeat(), onAppend: () => this.feeder.appended(),
+        onRetired: hooks.onAccepted ? (o) => this.retired(o, hooks.onAccepted!) : undefined,
+      },
     ));
     const broker = (this.broker = new SnapshotBroker({
       store: ports.snapshotStore, log: ports.eventLog, clock: ports.clock, metrics, placement, ledger, hosts,
@@ -125,6 +133,40 @@ export class ActorRuntime {
 
   writable(): boolean {
     return this.ledger.writable();
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  /**
+   * Starts the ingest workers `submitFrame` needs: frames are parsed, validated and routed there,
+   * by the decoder module named in `options`.
+   */
+  async startFrames(options: FrameIngestOptions): Promise<void> {
+    if (this.frames) throw new VigilError(ErrorCode.InvalidOption, 'frame ingest is already started');
+    const frames = new FrameIntake({
+      placement: this.placement, ledger: this.ledger, router: this.router, kinds: this.kinds, clock: this.ports.clock,
+      closing: () => this.closing, onNotes: this.hooks.onIngestNotes,
+    }, options);
+    await frames.start();
+    this.frames = frames;
+  }
+
+  /**
+   * One frame's bytes (the caller's own copy: it is transferred) from `tenant`, in `lane` order
+   * (one lane per producer connection). `done` gets the decoder's verdict on the frame and, once
+   * its events are applied (or durable, at 'appended'), the actors' duplicates and refusals.
+   * Check `writable()` first: frames are taken even when it is false (bounded by the caller's credit).
+   */
+  submitFrame(lane: number, tenant: string, source: string, bytes: Uint8Array, done: FrameCallback): void {
+    if (!this.frames) throw new VigilError(ErrorCode.InvalidOption, 'frame ingest is not started (startFrames)');
+    this.frames.submit(lane, tenant, source, bytes, done);
+  }
+
+  private retired(o: BatchOrigins, tap: NonNullable<RuntimeHooks['onAccepted']>): void {
+    const b = o.batch!;
+    const skip = o.skip ?? [];
+    if (skip.length > 1) skip.sort((x, y) => x - y);
+    tap({ n: b.n, kind: b.kind, time: b.time, packed: b.packed!, skip, frame: o.slot, sources: o.sources as string[], ingestTime: this.ports.clock.now() });
   }
 
   whenWritable(): Promise<void> {
@@ -253,6 +295,7 @@ export class ActorRuntime {
   async settle(): Promise<void> {
     const { clock } = this.ports;
     for (;;) {
+      while (this.frames !== null && this.frames.inFlight > 0) await new Promise<void>((r) => clock.setTimeout(r, 1));
       if (this.ledger.flushPending) await new Promise<void>((r) => clock.defer(r));
       await this.ledger.allAppended();
       const busy = this.hosts.some((h) => this.ledger.busy(h.id) || !h.live()) || this.feeder.busy();
@@ -276,6 +319,7 @@ export class ActorRuntime {
     await this.settle().catch(() => undefined);
     this.closing = true;
     this.supervisor.closing = true;
+    await this.frames?.close();
     await this.feeder.close();
     await this.supervisor.close();
   }

@@ -24,6 +24,8 @@ export const nodeConfigSchema = z
     analytics: z.enum(['on', 'off']).default('on'),
     shards: z.coerce.number().int().min(1).default(2),
     hosts: z.coerce.number().int().min(1).default(2),
+    /** Ingest worker threads: frames are parsed, validated and routed there, off the uWS thread. */
+    ingestWorkers: z.coerce.number().int().min(1).max(64).default(2),
     keyGroups: z.coerce.number().int().min(1).max(65535).default(4096),
     /** WebSocket frames and HTTP bodies above this are refused (1009 / 413). */
     maxFrameBytes: z.coerce.number().int().min(1024).default(1024 * 1024),
@@ -64,6 +66,7 @@ const ENV: Record<string, keyof NodeConfig> = {
   VIGIL_ANALYTICS: 'analytics',
   VIGIL_SHARDS: 'shards',
   VIGIL_HOSTS: 'hosts',
+  VIGIL_INGEST_WORKERS: 'ingestWorkers',
   VIGIL_KEY_GROUPS: 'keyGroups',
   VIGIL_MAX_FRAME_BYTES: 'maxFrameBytes',
   VIGIL_MAX_BATCH_EVENTS: 'maxBatchEvents',

@@ -1,5 +1,6 @@
 // The composition root: configuration picks an adapter for every port, here and nowhere else.
-import { clinicalActorsModule } from '../../actors/index.js';
+import { clinicalActorsModule, clinicalFrameDecoderModule } from '../../actors/index.js';
+import type { IngestNotes } from '../../actors/frame-decoder.js';
 import { loadTenantConfigDir, registryFromConfig } from '../../actors/contracts/load.js';
 import { ContractRegistry } from '../../actors/contracts/registry.js';
 import { IngestService, type IngestMetrics } from '../../actors/ingest.js';
@@ -25,7 +26,7 @@ import type { AlertSink } from '../../runtime/ports.js';
 import type { EventBatch } from '../../runtime/batch.js';
 import { ClusterCoordinator } from '../../runtime/cluster.js';
 import { keyGroupOf } from '../../runtime/keygroups.js';
-import type { RuntimeEvent } from '../../runtime/runtime.js';
+import type { AcceptedEvents, RuntimeEvent } from '../../runtime/runtime.js';
 import { JetStreamLeaseStore } from '../nats/leases.js';
 import { forwardActorRead } from '../http/forward.js';
 
@@ -135,6 +136,12 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     ports,
     {
       onActorFailed: (f) => log(`actor failed: ${f.kind} ${f.tenant}/${f.id}: ${f.error.message}`),
+      onIngestNotes: (n) => {
+        const notes = n as IngestNotes;
+        for (const [tenant, id] of notes.patients) directory.add(tenant, id);
+        freshness.noteNewest(notes.newest);
+      },
+      ...(analytics ? { onAccepted: (a: AcceptedEvents) => analytics.accepted(runtime.kinds, a) } : {}),
       onHostRestarted: (i) => log(`shard host ${i.hostId} replaced (generation ${i.generation}) after: ${i.cause.message}; replayed ${i.replayed} events in ${i.ms} ms`),
       ...(clustered
         ? {
@@ -147,6 +154,18 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
         : {}),
     },
   );
+
+  try {
+    await runtime.startFrames({
+      workers: config.ingestWorkers,
+      decoderModule: clinicalFrameDecoderModule(),
+      decoderConfig: { configDir: config.configDir, maxFrameEvents: config.maxBatchEvents },
+      maxFrameEvents: config.maxBatchEvents,
+    });
+  } catch (err) {
+    await runtime.close();
+    throw err;
+  }
 
   // Readiness: durable ports are probed every second (cheap reads with their own deadlines);
   // while one fails, /readyz answers 503 with the reason, so a balancer stops sending here.
@@ -215,7 +234,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       deadLetters?.publish(letters);
       analytics?.deadLetters(letters);
     } : undefined);
-  const feed = nc ? new NatsIngestFeed(nc, config.cluster, ingest, (t) => tenants.has(t), config.maxBatchEvents) : null;
+  const feed = nc ? new NatsIngestFeed(nc, config.cluster, ingest, (t) => tenants.has(t)) : null;
 
   let server: RunningServer;
   try {

@@ -171,6 +171,11 @@ export class FreshnessTracker {
     if (tenant !== null) this.put(tenant, max);
   }
 
+  /** Newest event time per tenant, as the ingest workers report it per group of frames. */
+  noteNewest(newest: Readonly<Record<string, number>>): void {
+    for (const t in newest) this.put(t, newest[t]!);
+  }
+
   snapshot(): Record<string, number | null> {
     return Object.fromEntries(this.newest);
   }

@@ -23,6 +23,16 @@ export class PatientDirectory {
   private readonly byTenant = new Map<string, Set<string>>();
   private sortedCache = new Map<string, string[]>();
 
+  /** One patient of `tenant` (ingest workers report each the first time they see it). */
+  add(tenant: string, id: string): void {
+    let s = this.byTenant.get(tenant);
+    if (!s) this.byTenant.set(tenant, (s = new Set()));
+    if (!s.has(id)) {
+      s.add(id);
+      this.sortedCache.delete(tenant);
+    }
+  }
+
   note(events: readonly RuntimeEvent[]): void {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;

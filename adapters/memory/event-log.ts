@@ -1,4 +1,4 @@
-import { emptyBatch, pushEvent, type EventBatch } from '../../runtime/batch.js';
+import { emptyBatch, pushEvent, unpackBatch, type EventBatch } from '../../runtime/batch.js';
 import type { EventLog } from '../../runtime/ports.js';
 
 interface Chunk {
@@ -49,7 +49,9 @@ export class MemoryEventLog implements EventLog {
     if (lo >= this.chunks.length) return undefined;
     const out = emptyBatch(Math.min(maxEvents, 1024));
     for (let ci = lo; ci < this.chunks.length && out.n < maxEvents; ci++) {
-      const { base, batch: b } = this.chunks[ci]!;
+      const { base, batch } = this.chunks[ci]!;
+      // Packed batches (from ingest workers) are read back column by column only on a replay.
+      const b = unpackBatch(batch);
       for (let i = Math.max(0, afterSeq + 1 - base); i < b.n && out.n < maxEvents; i++) {
         pushEvent(out, b.kg[i]!, b.kind[i]!, b.tenant[i]!, b.id[i]!, b.time[i]!, b.body[i], base + i);
       }
@@ -96,5 +98,6 @@ function ownCopy(b: EventBatch): EventBatch {
     tenant: b.tenant.slice(0, n),
     id: b.id.slice(0, n),
     body: b.body.slice(0, n),
+    ...(b.packed === undefined ? {} : { packed: b.packed }),
   };
 }

@@ -124,7 +124,8 @@ function firstN<T>(a: T[], n: number): T[] {
 /** Encodes the first `batch.n` events of a batch (its `seq` column is not stored). */
 export function encodeBatch(batch: EventBatch): Uint8Array {
   const n = batch.n;
-  const json = JSON.stringify([firstN(batch.tenant, n), firstN(batch.id, n), firstN(batch.body, n)]);
+  // A packed batch (from an ingest worker) is already this very text: no stringify on main.
+  const json = batch.packed ?? JSON.stringify([firstN(batch.tenant, n), firstN(batch.id, n), firstN(batch.body, n)]);
   const fixed = HEADER_BYTES + n * FIXED_BYTES_PER_EVENT;
   const out = Buffer.allocUnsafe(fixed + Buffer.byteLength(json, 'utf8'));
   out.set(MAGIC, 0);

@@ -10,7 +10,7 @@
 //  - `vigil.<cluster>.dlq.<tenant>`: every rejected event with its reason, for inspection and
 //    replay after a fix.
 import { headers, type NatsConnection, type Subscription } from 'nats';
-import { parseFrame, type DeadLetter, type FrameError, type IngestService } from '../../actors/ingest.js';
+import type { DeadLetter, FrameOutcome } from '../../actors/ingest.js';
 import type { AlertRecord, AlertSink } from '../../runtime/ports.js';
 import { alertView } from '../http/alert-hub.js';
 
@@ -82,21 +82,35 @@ export class NatsDeadLetters {
   }
 }
 
+/** The frame pipeline as a feed sees it: one frame's bytes in, its outcome out. */
+export interface FeedIngest {
+  submitFrame(lane: number, tenant: string, source: string, bytes: Uint8Array, done: (o: FrameOutcome) => void): void;
+  writable(): boolean;
+  whenWritable(): Promise<void>;
+}
+
+/** Frames of one feed subscription in flight at once: enough to fill a batch, bounded. */
+const FEED_WINDOW = 64;
+/** Ingest lane of the feed: its messages keep their order like one WebSocket connection's. */
+const FEED_LANE = 0x7fffffff;
+
 /**
- * Serves `vigil.<cluster>.ingest.*`. Messages are taken one at a time, in order: while the
- * runtime has no room the loop waits, and the client library's bounded pending buffer (its
- * slow-consumer limit) is the backpressure towards publishers.
+ * Serves `vigil.<cluster>.ingest.*`. Messages go through the same frame pipeline as a WebSocket
+ * frame, in order, up to FEED_WINDOW at once; while the runtime has no room the loop waits, and
+ * the client library's bounded pending buffer (its slow-consumer limit) is the backpressure
+ * towards publishers. A request gets the ack object (without the stream's seq and credit).
  */
 export class NatsIngestFeed {
   private readonly sub: Subscription;
   private readonly done: Promise<void>;
+  private inFlight = 0;
+  private room: (() => void) | null = null;
 
   constructor(
     nc: NatsConnection,
     cluster: string,
-    private readonly ingest: IngestService,
+    private readonly ingest: FeedIngest,
     private readonly knownTenant: (t: string) => boolean,
-    private readonly maxBatchEvents: number,
   ) {
     // A queue group: with several nodes each feed message is taken by one of them, not by all.
     this.sub = nc.subscribe(`vigil.${cluster}.ingest.*`, { queue: `vigil-${cluster}-ingest` });
@@ -113,30 +127,17 @@ export class NatsIngestFeed {
         reply({ error: { code: 'unknown_tenant', message: `no tenant ${tenant}` } });
         continue;
       }
-      const text = dec.decode(m.data);
-      let frame;
-      try {
-        frame = parseFrame(text, this.maxBatchEvents);
-      } catch (err) {
-        const fe = err as FrameError;
-        this.ingest.frameRejected(fe.code, tenant, 'nats', text, fe.message);
-        reply({ type: 'ack', batch_id: fe.batchId ?? null, accepted: 0, duplicates: 0, rejected: [{ index: null, event_id: null, code: fe.code, message: fe.message }] });
-        continue;
-      }
-      this.ingest.frameMetrics(frame.items.length, text.length);
-      const v = this.ingest.prepare(frame.items, tenant, 'nats');
-      const ack = await new Promise<unknown>((resolve) => {
-        const attempt = (): void => {
-          const ok = this.ingest.trySubmit(v, (err, c) =>
-            resolve(err
-              ? { type: 'ack', batch_id: frame.batchId, accepted: 0, duplicates: 0, rejected: [{ index: null, event_id: null, code: 'unavailable', message: err.message }] }
-              : { type: 'ack', batch_id: frame.batchId, accepted: c.accepted, duplicates: c.duplicates, rejected: c.rejected }),
-          );
-          if (!ok) void this.ingest.whenWritable().then(attempt);
-        };
-        attempt();
+      while (this.inFlight >= FEED_WINDOW) await new Promise<void>((r) => (this.room = r));
+      if (!this.ingest.writable()) await this.ingest.whenWritable();
+      this.inFlight++;
+      // The message's bytes belong to the subscription's buffer: the pipeline gets its own copy.
+      this.ingest.submitFrame(FEED_LANE, tenant, 'nats', m.data.slice(), (o) => {
+        reply({ type: 'ack', ...o.ack });
+        this.inFlight--;
+        const r = this.room;
+        this.room = null;
+        r?.();
       });
-      reply(ack);
     }
   }
 

@@ -36,6 +36,11 @@ export function readHead(req: HttpRequest): HttpHead {
 
 /** The body as UTF-8 text, or a 413 as soon as it is over `max` bytes (the rest is not kept). */
 export function readBody(res: HttpResponse, max: number, isAborted: () => boolean, cb: (err: ApiError | null, text?: string) => void): void {
+  readBytes(res, max, isAborted, (err, bytes) => cb(err, bytes === undefined ? undefined : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')));
+}
+
+/** The body's bytes (this request's own copy), or a 413 as soon as it is over `max` bytes. */
+export function readBytes(res: HttpResponse, max: number, isAborted: () => boolean, cb: (err: ApiError | null, bytes?: Uint8Array) => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;
@@ -49,6 +54,14 @@ export function readBody(res: HttpResponse, max: number, isAborted: () => boolea
     }
     // The chunk is only valid during this callback: copy it.
     chunks.push(Buffer.from(Buffer.from(ab)));
-    if (isLast && !isAborted()) cb(null, Buffer.concat(chunks).toString('utf8'));
+    if (!isLast || isAborted()) return;
+    // One exactly-sized buffer of its own, so the frame pipeline can transfer it.
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    cb(null, out);
   });
 }

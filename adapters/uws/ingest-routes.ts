@@ -1,17 +1,16 @@
 // The ingest paths of SPEC.md §2–§3 on uWS: the WebSocket stream `/v1/stream` (ordered acks,
-// credits, held frames) and `POST /v1/events:batch`. Kept together and apart from the read API:
-// this is the hot path, and its ack/credit logic is reworked on its own (issue 12). The route
-// table (adapters/http/routes.ts) only decides who may call the batch endpoint; everything after
-// that is here.
+// credits, held frames) and `POST /v1/events:batch`. The uWS thread does per-frame work only:
+// it copies a frame's bytes and hands them to the frame pipeline (parsed, validated and routed
+// in ingest workers), and it sends acks, each connection's acks of one loop turn in one cork.
+// The route table (adapters/http/routes.ts) only decides who may call the batch endpoint.
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { Rejection } from '../../actors/contracts/registry.js';
-import type { Ack, IngestService } from '../../actors/ingest.js';
-import { FrameError, parseFrame } from '../../actors/ingest.js';
+import type { FrameOutcome, IngestService } from '../../actors/ingest.js';
 import type { AuditRow } from '../http/audit.js';
 import { tokenFrom, type TokenBook } from '../http/auth.js';
 import { ApiError, errorBody, type ApiErrorCode } from '../http/errors.js';
 import type { HttpAnswer, HttpHead } from '../http/message.js';
-import { json, readBody } from './http-io.js';
+import { json, readBytes } from './http-io.js';
 
 export interface IngestDeps {
   maxFrameBytes: number;
@@ -25,20 +24,38 @@ export interface IngestDeps {
   audit?: (row: AuditRow) => void;
 }
 
-interface StreamUser {
-  tenant: string;
-  seq: number;
-  /** Frames in order: each waits for its ack text, then acks leave strictly in order. */
-  order: { ack: string | null }[];
-  /** Frames received while the runtime had no room or beyond the credit; processed in order. */
-  held: { text: string; seq: number; slot: { ack: string | null }; at: number }[];
-  closed: boolean;
-  waiting: boolean;
+interface Slot {
+  ack: string | null;
 }
 
-function frameErrorAck(seq: number, batchId: string | null, code: string, message: string, credit: number): Ack {
-  // A frame that could not be read at all: one rejection with index null stands for the frame.
-  return { type: 'ack', seq, batch_id: batchId, accepted: 0, duplicates: 0, rejected: [{ index: null as unknown as number, event_id: null, code, message }], credit };
+interface Held {
+  bytes: Uint8Array;
+  seq: number;
+  slot: Slot;
+  at: number;
+}
+
+interface StreamUser {
+  tenant: string;
+  /** Ingest lane: every frame of this connection goes through the same worker, in order. */
+  lane: number;
+  seq: number;
+  /** Frames in order: each waits for its ack text, then acks leave strictly in order. */
+  order: Slot[];
+  orderHead: number;
+  /** Frames received while the runtime had no room or beyond the credit; processed in order. */
+  held: Held[];
+  closed: boolean;
+  waiting: boolean;
+  /** Queued for this turn's ack flush. */
+  flushQueued: boolean;
+}
+
+/** The ack text of SPEC §2, written directly (one per frame, on the uWS thread). */
+function ackText(seq: number, o: FrameOutcome, credit: number): string {
+  const a = o.ack;
+  const rejected = a.rejected.length === 0 ? '[]' : JSON.stringify(a.rejected);
+  return `{"type":"ack","seq":${seq},"batch_id":${a.batch_id === null ? 'null' : JSON.stringify(a.batch_id)},"accepted":${a.accepted},"duplicates":${a.duplicates},"rejected":${rejected},"credit":${o.unavailable ? 0 : credit}}`;
 }
 
 /** The tenant of the request's token; null for none, an unknown one, or the admin token. */
@@ -47,59 +64,70 @@ export function authTenant(req: HttpRequest, tokens: TokenBook): string | null {
   return typeof who === 'string' ? who : null;
 }
 
+/** Lanes for HTTP batches: spread over the workers (requests have no order between them). */
+let nextLane = 0;
+
 // ---------------------------------------------------------------- WebSocket ingest
 export function mountIngestStream(app: TemplatedApp, deps: IngestDeps): void {
   const credit = deps.credit;
   const ingest = deps.ingest;
+  /** Connections with acks ready this turn; sent together once the turn's callbacks are done. */
+  let ready: WebSocket<StreamUser>[] = [];
+  let flushScheduled = false;
 
-  const finish = (ws: WebSocket<StreamUser>): void => {
-    const u = ws.getUserData();
-    if (u.closed) return;
-    let n = 0;
-    while (n < u.order.length && u.order[n]!.ack !== null) n++;
-    if (n === 0) return;
-    const done = u.order.splice(0, n);
-    ws.cork(() => {
-      for (const f of done) ws.send(f.ack!, false, false);
-    });
-    pump(ws);
-  };
-
-  const handle = (ws: WebSocket<StreamUser>, text: string, seq: number, slot: { ack: string | null }, at: number): boolean => {
-    const u = ws.getUserData();
-    let batchId: string | null = null;
-    let v;
-    try {
-      const f = parseFrame(text, deps.maxBatchEvents);
-      batchId = f.batchId;
-      ingest.frameMetrics(f.items.length, text.length);
-      v = ingest.prepare(f.items, u.tenant, 'ws');
-    } catch (err) {
-      const fe = err instanceof FrameError ? err : new FrameError('internal', String(err), 500);
-      ingest.frameRejected(fe.code, u.tenant, 'ws', text, fe.message);
-      slot.ack = JSON.stringify(frameErrorAck(seq, batchId ?? fe.batchId, fe.code, fe.message, credit));
-      return true;
+  const flushAcks = (): void => {
+    flushScheduled = false;
+    const conns = ready;
+    ready = [];
+    for (const ws of conns) {
+      const u = ws.getUserData();
+      u.flushQueued = false;
+      if (u.closed) continue;
+      let n = u.orderHead;
+      while (n < u.order.length && u.order[n]!.ack !== null) n++;
+      if (n === u.orderHead) continue;
+      const from = u.orderHead;
+      ws.cork(() => {
+        for (let i = from; i < n; i++) ws.send(u.order[i]!.ack!, false, false);
+      });
+      u.orderHead = n;
+      if (n > 64 && n * 2 > u.order.length) {
+        u.order = u.order.slice(n);
+        u.orderHead = 0;
+      }
+      pump(ws);
     }
-    const bid = batchId;
-    return ingest.trySubmit(v, (err, c) => {
-      deps.onAckLatency?.(performance.now() - at);
-      const ack: Ack = err
-        ? frameErrorAck(seq, bid, 'unavailable', `events not taken: ${err.message}`, 0)
-        : { type: 'ack', seq, batch_id: bid, accepted: c.accepted, duplicates: c.duplicates, rejected: c.rejected, credit };
-      slot.ack = JSON.stringify(ack);
-      if (!u.closed) finish(ws);
+  };
+
+  const queueFlush = (ws: WebSocket<StreamUser>): void => {
+    const u = ws.getUserData();
+    if (u.flushQueued || u.closed) return;
+    u.flushQueued = true;
+    ready.push(ws);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAcks);
+    }
+  };
+
+  const handle = (ws: WebSocket<StreamUser>, h: Held): void => {
+    const u = ws.getUserData();
+    ingest.submitFrame(u.lane, u.tenant, 'ws', h.bytes, (o) => {
+      deps.onAckLatency?.(performance.now() - h.at);
+      h.slot.ack = ackText(h.seq, o, credit);
+      queueFlush(ws);
     });
   };
+
+  const unacked = (u: StreamUser): number => u.order.length - u.orderHead - u.held.length;
 
   /** Processes held frames in order while the runtime takes them and the credit allows. */
   const pump = (ws: WebSocket<StreamUser>): void => {
     const u = ws.getUserData();
     if (u.closed || u.waiting) return;
     while (u.held.length > 0) {
-      const unacked = u.order.length - u.held.length;
-      if (unacked >= credit) return;
-      const h = u.held[0]!;
-      if (!handle(ws, h.text, h.seq, h.slot, h.at)) {
+      if (unacked(u) >= credit) return;
+      if (!ingest.writable()) {
         u.waiting = true;
         void ingest.whenWritable().then(() => {
           u.waiting = false;
@@ -107,9 +135,8 @@ export function mountIngestStream(app: TemplatedApp, deps: IngestDeps): void {
         });
         return;
       }
-      u.held.shift();
+      handle(ws, u.held.shift()!);
     }
-    finish(ws);
   };
 
   app.ws<StreamUser>('/v1/stream', {
@@ -124,7 +151,7 @@ export function mountIngestStream(app: TemplatedApp, deps: IngestDeps): void {
       const tenant = authTenant(req, deps.tokens);
       if (tenant === null) return json(res, 401, errorBody('unauthorized', 'a valid tenant token is required (Authorization: Bearer or ?token=)'));
       res.upgrade<StreamUser>(
-        { tenant, seq: 0, order: [], held: [], closed: false, waiting: false },
+        { tenant, lane: nextLane++, seq: 0, order: [], orderHead: 0, held: [], closed: false, waiting: false, flushQueued: false },
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'),
         context,
       );
@@ -135,13 +162,10 @@ export function mountIngestStream(app: TemplatedApp, deps: IngestDeps): void {
         ws.end(1009, `frame is over ${deps.maxFrameBytes} bytes`);
         return;
       }
-      // The ArrayBuffer is only valid during this callback.
-      const text = Buffer.from(ab).toString('utf8');
-      const seq = ++u.seq;
-      const slot = { ack: null as string | null };
-      u.order.push(slot);
-      const at = performance.now();
-      if (u.held.length > 0 || u.waiting || u.order.length > credit) {
+      // The ArrayBuffer is only valid during this callback: a copy of our own, transferred on.
+      const h: Held = { bytes: new Uint8Array(ab.slice(0)), seq: ++u.seq, slot: { ack: null }, at: performance.now() };
+      u.order.push(h.slot);
+      if (u.held.length > 0 || u.waiting || unacked(u) > credit || !ingest.writable()) {
         // Over its credit (or behind a saturated runtime): held, not processed. uWS 20.30 cannot
         // pause reading a WebSocket, so the hold is bounded instead: a client that ignores its
         // credit by a whole window more is closed (1008), never buffered without limit.
@@ -149,16 +173,11 @@ export function mountIngestStream(app: TemplatedApp, deps: IngestDeps): void {
           ws.end(1008, 'credit exceeded');
           return;
         }
-        u.held.push({ text, seq, slot, at });
+        u.held.push(h);
         pump(ws);
         return;
       }
-      if (!handle(ws, text, seq, slot, at)) {
-        u.held.push({ text, seq, slot, at });
-        pump(ws);
-        return;
-      }
-      if (slot.ack !== null) finish(ws);
+      handle(ws, h);
     },
     drain: (ws) => pump(ws),
     close: (ws) => {
@@ -181,37 +200,38 @@ export function batchRoute(deps: IngestDeps): BatchRoute {
     const ctype = head.headers['content-type'] ?? '';
     if (head.method !== 'POST') throw new ApiError('method_not_allowed', 'POST only');
     if (!ctype.toLowerCase().startsWith('application/json')) throw new ApiError('unsupported_media_type', 'content-type must be application/json');
-    readBody(res, deps.maxFrameBytes, isAborted, (err, text) => {
+    readBytes(res, deps.maxFrameBytes, isAborted, (err, bytes) => {
       if (err) return fail(err);
-      let frame;
-      try {
-        frame = parseFrame(text!, deps.maxBatchEvents);
-      } catch (e) {
-        const fe = e as FrameError;
-        ingest.frameRejected(fe.code ?? 'invalid_json', tenant, source, text, fe.message);
-        return fail(new ApiError((fe.code ?? 'invalid_json') as ApiErrorCode, fe.message));
-      }
       const at = performance.now();
       const startedMs = Date.now();
-      ingest.frameMetrics(frame.items.length, text!.length);
-      const v = ingest.prepare(frame.items, tenant, source);
+      const lane = nextLane++;
       const submit = (): void => {
-        const ok = ingest.trySubmit(v, (e2, c) => {
-          deps.onAckLatency?.(performance.now() - at);
+        // Saturated: wait for room (the connection is held, as a slow server would hold it).
+        if (!ingest.writable()) {
+          void ingest.whenWritable().then(() => (isAborted() ? undefined : submit()));
+          return;
+        }
+        ingest.submitFrame(lane, tenant, source, bytes!, (o) => {
+          if (o.status !== 0 && !o.unavailable) {
+            // The frame could not be read at all: its one rejection names why.
+            const r = o.ack.rejected[0]!;
+            return fail(new ApiError(r.code as ApiErrorCode, r.message));
+          }
           const latency = performance.now() - at;
+          deps.onAckLatency?.(latency);
+          const a = o.ack;
           deps.audit?.({
-            batch_id: frame.batchId ?? `http-${startedMs}-${Math.random().toString(36).slice(2, 8)}`, tenant_id: tenant, source,
-            input_rows: frame.items.length, output_rows: e2 ? 0 : c.accepted, dlq_rows: e2 ? 0 : c.rejected.length,
-            duplicates: e2 ? 0 : c.duplicates, latency_ms: latency, status: e2 ? 'unavailable' : c.rejected.length > 0 ? 'partial' : 'ok', started_at_ms: startedMs,
+            batch_id: a.batch_id ?? `http-${startedMs}-${Math.random().toString(36).slice(2, 8)}`, tenant_id: tenant, source,
+            input_rows: o.items, output_rows: o.unavailable ? 0 : a.accepted, dlq_rows: o.unavailable ? 0 : a.rejected.length,
+            duplicates: o.unavailable ? 0 : a.duplicates, latency_ms: latency,
+            status: o.unavailable ? 'unavailable' : a.rejected.length > 0 ? 'partial' : 'ok', started_at_ms: startedMs,
           });
-          if (e2) return fail(new ApiError('unavailable', `events not taken: ${e2.message}`));
-          const ack: Omit<Ack, 'seq' | 'credit'> & { rejected: Rejection[] } = {
-            type: 'ack', batch_id: frame.batchId, accepted: c.accepted, duplicates: c.duplicates, rejected: c.rejected,
+          if (o.unavailable) return fail(new ApiError('unavailable', a.rejected[0]!.message));
+          const ack: { type: 'ack'; batch_id: string | null; accepted: number; duplicates: number; rejected: Rejection[] } = {
+            type: 'ack', batch_id: a.batch_id, accepted: a.accepted, duplicates: a.duplicates, rejected: a.rejected,
           };
           reply({ status: 200, body: ack });
         });
-        // Saturated: wait for room (the connection is held, as a slow server would hold it).
-        if (!ok) void ingest.whenWritable().then(() => (isAborted() ? undefined : submit()));
       };
       submit();
     });

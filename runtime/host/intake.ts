@@ -1,5 +1,5 @@
 import type { ActorAddress } from '../actor.js';
-import type { EventBatch } from '../batch.js';
+import { unpackBatch, type EventBatch } from '../batch.js';
 import { keyGroupOf } from '../keygroups.js';
 import type { MessageBatch, ToHost } from '../protocol.js';
 import type { Activation } from './activation.js';
@@ -116,6 +116,7 @@ export class Intake {
   }
 
   private applyBatch(b: EventBatch, lastSeq: number): void {
+    unpackBatch(b);
     const rec = this.progress.open(lastSeq);
     const n = b.n;
     for (let i = 0; i < n; i++) {
