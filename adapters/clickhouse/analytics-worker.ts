@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { toWire } from '../../runtime/errors.js';
 import type { AcceptedBatch, AnalyticsWorkerInit, FromAnalytics, ToAnalytics, WriterEventName } from './analytics-protocol.js';
-import { dlqRow, eventRawRow, ingestAuditRow, type EventsRawRow } from './rows.js';
+import { dlqRow, eventRawLine, ingestAuditRow } from './rows.js';
 import { migrate } from './schema.js';
 import { createAnalyticsWriters, type AnalyticsWriters } from './sinks.js';
 import { clickHouseErrorCode, openChdb, openClickHouseServer, type AnalyticsStore } from './store.js';
@@ -19,10 +19,9 @@ interface PackedBody {
   p: Record<string, unknown>;
 }
 
-/** events_raw rows of the accepted events of one batch. */
-export function acceptedRows(b: AcceptedBatch, kinds: readonly string[]): EventsRawRow[] {
+/** events_raw lines (JSONEachRow) of the accepted events of one batch, appended to `out`. */
+export function acceptedLines(b: AcceptedBatch, kinds: readonly string[], out: string[]): void {
   const [tenants, ids, bodies] = JSON.parse(b.packed) as [string[], string[], PackedBody[]];
-  const out: EventsRawRow[] = [];
   let s = 0;
   for (let i = 0; i < b.n; i++) {
     if (s < b.skip.length && b.skip[s] === i) {
@@ -31,13 +30,12 @@ export function acceptedRows(b: AcceptedBatch, kinds: readonly string[]): Events
     }
     const body = bodies[i]!;
     const p = body.p;
-    out.push(eventRawRow({
+    out.push(eventRawLine({
       tenant: tenants[i]!, eventId: body.id, eventType: body.type, schemaVersion: body.v, eventTime: b.time[i]!, ingestTime: b.ingestTime,
       actorKind: kinds[b.kind[i]!]!, actorId: ids[i]!, patientId: typeof p.patient_id === 'string' ? p.patient_id : undefined,
       source: b.sources[b.frame[i]!]!, payload: p,
     }));
   }
-  return out;
 }
 
 async function main(): Promise<void> {
@@ -88,9 +86,9 @@ async function main(): Promise<void> {
       case 'flush': return reply(m.req, writers.flush());
       case 'close': return reply(m.req, writers.close(m.timeoutMs).then(() => store.close()));
       case 'accepted': {
-        const rows: EventsRawRow[] = [];
-        for (const b of m.batches) for (const r of acceptedRows(b, m.kinds)) rows.push(r);
-        if (rows.length > 0) writers.events.write(rows).catch(logFailure('events_raw write'));
+        const lines: string[] = [];
+        for (const b of m.batches) acceptedLines(b, m.kinds, lines);
+        if (lines.length > 0) writers.events.writeLines(lines).catch(logFailure('events_raw write'));
         return;
       }
       case 'rollups': return void writers.rollups.write(m.rows).catch(logFailure('rollups write'));

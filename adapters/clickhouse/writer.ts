@@ -227,21 +227,31 @@ export class ClickHouseWriter<Row extends object = Record<string, unknown>> {
    * ('shutting_down') after close().
    */
   write(rows: readonly Row[]): Promise<void> {
+    return this.writeLines(rows, true);
+  }
+
+  /**
+   * Rows already serialised, one JSONEachRow line each (exactly what `write` would make of the
+   * row objects); for callers that build the text directly (events_raw, the hot table).
+   */
+  writeLines(lines: readonly string[]): Promise<void>;
+  writeLines(rows: readonly Row[], serialise: true): Promise<void>;
+  writeLines(rows: readonly (Row | string)[], serialise = false): Promise<void> {
     if (this.closing) return Promise.reject(new VigilError(ErrorCode.ShuttingDown, `clickhouse writer for ${this.table} is closed`));
     if (rows.length === 0) return Promise.resolve();
     // Calls are admitted one after another, so rows keep their order even when one call has
     // to wait for memory (alerts without a version column rely on it: the last one wins).
-    const run = this.writeChain.then(() => this.admit(rows));
+    const run = this.writeChain.then(() => this.admit(rows, serialise));
     // The caller gets this call's error through `run`; the next call must not inherit it.
     this.writeChain = run.then(noop, noop);
     return run;
   }
 
-  private async admit(rows: readonly Row[]): Promise<void> {
+  private async admit(rows: readonly (Row | string)[], serialise: boolean): Promise<void> {
     await this.ready;
     if (this.memoryRows + this.buffer.length + rows.length > this.maxPendingRows) await this.makeRoom(rows.length);
     for (const r of rows) {
-      const line = JSON.stringify(r);
+      const line = serialise ? JSON.stringify(r) : (r as string);
       this.buffer.push(line);
       if (this.buffer.length >= this.maxBatchRows) this.cut();
     }
