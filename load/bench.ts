@@ -4,7 +4,7 @@
 // does not share the servers' event loop; every server sees the same client. Prints a table and
 // writes the JSON report.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,45 @@ function runOpenLoop(port: number, token: string, rate: number, batch: number, s
       }
     });
   });
+}
+
+/** CPU seconds so far of this process's main thread and of all its other threads (Linux /proc). */
+function threadCpu(): { main: number; others: number } | null {
+  try {
+    const tick = 100; // USER_HZ on Linux
+    let main = 0;
+    let others = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const s = (Number(f[11]) + Number(f[12])) / tick; // utime + stime
+      if (Number(tid) === process.pid) main += s;
+      else others += s;
+    }
+    return { main, others };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The node (in this process) runs `o`'s client; CPU is sampled over the measured window only.
+ * Main thread = the uWS thread; other threads = ingest workers, shard hosts, analytics worker.
+ */
+async function runMeasured(o: ClientOptions): Promise<ClientResult & { cpuUsPerEvent: { main: number; workers: number } | null }> {
+  let a: ReturnType<typeof threadCpu> = null;
+  let b: ReturnType<typeof threadCpu> = null;
+  const t1 = setTimeout(() => (a = threadCpu()), o.warmupSeconds * 1000 + 300);
+  const t2 = setTimeout(() => (b = threadCpu()), (o.warmupSeconds + o.seconds) * 1000 + 300);
+  const r = await runChild(o);
+  clearTimeout(t1);
+  clearTimeout(t2);
+  const x = a as ReturnType<typeof threadCpu>;
+  const y = b as ReturnType<typeof threadCpu>;
+  const cpu = x && y && r.events > 0
+    ? { main: Number((((y.main - x.main) * 1e6) / r.events).toFixed(2)), workers: Number((((y.others - x.others) * 1e6) / r.events).toFixed(2)) }
+    : null;
+  return { ...r, cpuUsPerEvent: cpu };
 }
 
 function runChild(o: ClientOptions): Promise<ClientResult> {
@@ -96,7 +135,7 @@ export async function runBench(argv: string[]): Promise<number> {
       const base = { host: '127.0.0.1', token, frameEvents, connections, window: w, seconds, warmupSeconds: 2, mix };
       const a = await runChild({ ...base, port: nul.port });
       const pe = await runChild({ ...base, port: peer.port });
-      const b = await runChild({ ...base, port: node.port });
+      const b = await runMeasured({ ...base, port: node.port });
       results[`frame${frameEvents}`] = {
         null: a, peer: pe, runtime: b,
         ratio: Number((b.eventsPerSecond / a.eventsPerSecond).toFixed(3)),
@@ -116,7 +155,8 @@ export async function runBench(argv: string[]): Promise<number> {
       console.log(
         `${String(frameEvents).padStart(3)}-event frames: null ${a.eventsPerSecond.toLocaleString()} ev/s (p50 ${a.latencyMs.p50} ms, p99 ${a.latencyMs.p99} ms) | ` +
           `peer ${pe.eventsPerSecond.toLocaleString()} ev/s | ` +
-          `node ${b.eventsPerSecond.toLocaleString()} ev/s (p50 ${b.latencyMs.p50} ms, p99 ${b.latencyMs.p99} ms, accepted ${b.accepted}, rejected ${b.rejected}) | ` +
+          `node ${b.eventsPerSecond.toLocaleString()} ev/s (p50 ${b.latencyMs.p50} ms, p99 ${b.latencyMs.p99} ms, accepted ${b.accepted}, rejected ${b.rejected}; ` +
+          `CPU µs/event main ${b.cpuUsPerEvent?.main ?? '?'} workers ${b.cpuUsPerEvent?.workers ?? '?'}) | ` +
           `×null ${results[`frame${frameEvents}`]!.ratio} ×peer ${results[`frame${frameEvents}`]!.peerRatio}`,
       );
     }
