@@ -38,12 +38,18 @@ export function acceptedLines(b: AcceptedBatch, kinds: readonly string[], out: s
   }
 }
 
+/** events_raw rows handed to the writer and not yet admitted by it, at most. */
+const EVENTS_BACKLOG = 200_000;
+
 async function main(): Promise<void> {
   const init = workerData as AnalyticsWorkerInit;
   const port = parentPort!;
   const post = (m: FromAnalytics): void => port.postMessage(m);
   let store: AnalyticsStore;
   let writers: AnalyticsWriters;
+  let events!: WriterEvents;
+  let eventsBacklog = 0;
+  let lastRefusalLog = 0;
   try {
     store = init.clickhouseUrl
       ? await openClickHouseServer({ url: init.clickhouseUrl, database: init.database })
@@ -55,7 +61,7 @@ async function main(): Promise<void> {
       if ('error' in plain) plain.error = toWire(plain.error).message;
       post({ t: 'writer', name, e: plain });
     };
-    const events: WriterEvents = {
+    events = {
       onBatch: forward('onBatch'), onRetry: forward('onRetry'), onSpool: forward('onSpool'), onRefused: forward('onRefused'),
       onRejected: forward('onRejected'), onDropped: forward('onDropped'), onSpoolError: forward('onSpoolError'),
     };
@@ -86,9 +92,31 @@ async function main(): Promise<void> {
       case 'flush': return reply(m.req, writers.flush());
       case 'close': return reply(m.req, writers.close(m.timeoutMs).then(() => store.close()));
       case 'accepted': {
+        let n = 0;
+        for (const b of m.batches) n += b.n - b.skip.length;
+        if (n === 0) return;
+        // The writer waits (does not refuse) while a healthy store is merely slower than ingest,
+        // so calls would pile up here without end: beyond EVENTS_BACKLOG rows, refuse them,
+        // counted like any refusal (vigil_clickhouse_refused_rows_total{table="events_raw"}).
+        if (eventsBacklog + n > EVENTS_BACKLOG) {
+          events.onRefused?.({ table: 'events_raw', rows: n });
+          const now = Date.now();
+          if (now - lastRefusalLog > 10_000) {
+            lastRefusalLog = now;
+            post({ t: 'log', line: `analytics: events_raw is ${eventsBacklog} rows behind; refusing rows until it catches up` });
+          }
+          return;
+        }
         const lines: string[] = [];
         for (const b of m.batches) acceptedLines(b, m.kinds, lines);
-        if (lines.length > 0) writers.events.writeLines(lines).catch(logFailure('events_raw write'));
+        eventsBacklog += n;
+        writers.events.writeLines(lines).then(
+          () => void (eventsBacklog -= n),
+          (err: unknown) => {
+            eventsBacklog -= n;
+            logFailure('events_raw write')(err);
+          },
+        );
         return;
       }
       case 'rollups': return void writers.rollups.write(m.rows).catch(logFailure('rollups write'));

@@ -365,7 +365,9 @@ export class ClickHouseWriter<Row extends object = Record<string, unknown>> {
         `clickhouse writer for ${this.table}: the store is unreachable, ${this.memoryRows} rows wait in memory and the spool ${this.dir === undefined ? 'is not configured' : 'is full'}`,
       );
     }
-    if (this.closing) throw new VigilError(ErrorCode.ShuttingDown, `clickhouse writer for ${this.table} is closed`);
+    // Closing: rows written before close() was called are taken over the memory bound, so the
+    // shutdown spools them (or counts them dropped without a spool) instead of losing them to
+    // an error nobody can act on; close() waits for them (writeChain) before it spills.
   }
 
   private notifyProgress(): void {
