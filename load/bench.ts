@@ -4,7 +4,8 @@
 // does not share the servers' event loop; every server sees the same client. Prints a table and
 // writes the JSON report.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpuPerEvent, threadCpu, type ThreadCpu } from './thread-cpu.js';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,43 +38,20 @@ function runOpenLoop(port: number, token: string, rate: number, batch: number, s
   });
 }
 
-/** CPU seconds so far of this process's main thread and of all its other threads (Linux /proc). */
-function threadCpu(): { main: number; others: number } | null {
-  try {
-    const tick = 100; // USER_HZ on Linux
-    let main = 0;
-    let others = 0;
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const s = (Number(f[11]) + Number(f[12])) / tick; // utime + stime
-      if (Number(tid) === process.pid) main += s;
-      else others += s;
-    }
-    return { main, others };
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The node (in this process) runs `o`'s client; CPU is sampled over the measured window only.
  * Main thread = the uWS thread; other threads = ingest workers, shard hosts, analytics worker.
  */
 async function runMeasured(o: ClientOptions): Promise<ClientResult & { cpuUsPerEvent: { main: number; workers: number } | null }> {
-  let a: ReturnType<typeof threadCpu> = null;
-  let b: ReturnType<typeof threadCpu> = null;
-  const t1 = setTimeout(() => (a = threadCpu()), o.warmupSeconds * 1000 + 300);
-  const t2 = setTimeout(() => (b = threadCpu()), (o.warmupSeconds + o.seconds) * 1000 + 300);
+  let a: ThreadCpu | null = null;
+  let b: ThreadCpu | null = null;
+  // Sampled just inside the measured window (the client ends right after it).
+  const t1 = setTimeout(() => (a = threadCpu()), o.warmupSeconds * 1000 + 200);
+  const t2 = setTimeout(() => (b = threadCpu()), (o.warmupSeconds + o.seconds) * 1000 - 200);
   const r = await runChild(o);
   clearTimeout(t1);
   clearTimeout(t2);
-  const x = a as ReturnType<typeof threadCpu>;
-  const y = b as ReturnType<typeof threadCpu>;
-  const cpu = x && y && r.events > 0
-    ? { main: Number((((y.main - x.main) * 1e6) / r.events).toFixed(2)), workers: Number((((y.others - x.others) * 1e6) / r.events).toFixed(2)) }
-    : null;
-  return { ...r, cpuUsPerEvent: cpu };
+  return { ...r, cpuUsPerEvent: cpuPerEvent(a, b, r.eventsPerSecond * (o.seconds - 0.4)) };
 }
 
 function runChild(o: ClientOptions): Promise<ClientResult> {
