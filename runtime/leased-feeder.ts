@@ -207,7 +207,7 @@ export class LeasedFeeder implements Feeder {
   private async runTail(): Promise<void> {
     const { options, ports, hooks, placement, ledger, hosts } = this.d;
     const log = ports.eventLog;
-    const max = options.maxBatchEvents * 4;
+    const max = options.hostBatchEvents * 4;
     const filter: SplitFilter = { hostOfKg: placement.hostOfKg, owned: placement.owned, after: null, until: Infinity, only: -1 };
     const outs = new Array<EventBatch | null>(hosts.length).fill(null);
     while (!this.closing) {

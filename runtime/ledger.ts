@@ -109,7 +109,7 @@ export interface LaneTarget {
 
 export interface LedgerLimits {
   /** A lane's builder is flushed inline at this many events, else once per tick. */
-  maxBatchEvents: number;
+  hostBatchEvents: number;
   /** Per lane, batches appending (and, acking at 'applied', sent and unapplied) before refusing. */
   maxInFlightBatches: number;
   /** Events appended and not yet trimmed before refusing. */
@@ -199,7 +199,7 @@ export class SubmissionLedger {
   constructor(limits: LedgerLimits, deps: LedgerDeps) {
     this.limits = limits;
     this.deps = deps;
-    for (let h = 0; h < deps.targets.length; h++) this.lanes.push(new Lane(limits.maxBatchEvents));
+    for (let h = 0; h < deps.targets.length; h++) this.lanes.push(new Lane(limits.hostBatchEvents));
   }
 
   // ------------------------------------------------------------------ submissions
@@ -230,7 +230,7 @@ export class SubmissionLedger {
     if (i === lane.slot.length) lane.growOrigins();
     lane.slot[i] = lane.touching.length - 1;
     lane.idx[i] = index;
-    if (b.n >= this.limits.maxBatchEvents) this.flush(h);
+    if (b.n >= this.limits.hostBatchEvents) this.flush(h);
   }
 
   /** An event of `sub` is held outside the lanes; `first`: the first of `sub` held (one share). */
@@ -519,8 +519,8 @@ export class SubmissionLedger {
   // ------------------------------------------------------------------ backpressure
 
   writable(): boolean {
-    const { maxBatchEvents, maxInFlightBatches, maxLogEvents } = this.limits;
-    if (this.held > maxBatchEvents * maxInFlightBatches) return false;
+    const { hostBatchEvents, maxInFlightBatches, maxLogEvents } = this.limits;
+    if (this.held > hostBatchEvents * maxInFlightBatches) return false;
     if (this.retainedEvents > maxLogEvents) return false;
     // At 'appended' the log is the buffer between producers and hosts (the tail paces itself).
     const countSent = this.deps.ackAt === AckAt.applied;

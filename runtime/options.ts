@@ -13,7 +13,7 @@ export const kDefaultRuntimeOptions = {
   /** Plain data handed to each actor module's `createActors(config)`, on every host. */
   actorConfig: {} as unknown,
   /** A host's batch is flushed inline when it reaches this many events, else once per tick. */
-  maxBatchEvents: 2048,
+  hostBatchEvents: 2048,
   /** Under load, a host's batch waits up to this long to fill (see SubmissionLedger.scheduleFlush). */
   coalesceMs: 0,
   /** Batches sent to one host and not yet applied; beyond it `submit` refuses (backpressure). */
@@ -47,7 +47,7 @@ export const kDefaultRuntimeOptions = {
 export type RuntimeOptions = typeof kDefaultRuntimeOptions;
 
 const positiveInts = [
-  'keyGroups', 'shards', 'hosts', 'maxBatchEvents', 'maxInFlightBatches', 'snapshotIntervalMs',
+  'keyGroups', 'shards', 'hosts', 'hostBatchEvents', 'maxInFlightBatches', 'snapshotIntervalMs',
   'idleAfterMs', 'passivationSweepMs', 'mailboxLimit', 'maxParkedEvents', 'timerTickMs', 'maxLogEvents',
   'drainTimeoutMs', 'tailIdleMs',
 ] as const;

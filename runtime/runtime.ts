@@ -61,7 +61,7 @@ export class ActorRuntime {
     const hosts = (this.hosts = Array.from({ length: options.hosts }, (_, h) => new HostSlot(h)));
     const metrics = registerRuntimeMetrics(ports.metrics);
     const ledger = (this.ledger = new SubmissionLedger(
-      { maxBatchEvents: options.maxBatchEvents, maxInFlightBatches: options.maxInFlightBatches, maxLogEvents: options.maxLogEvents, coalesceMs: options.coalesceMs },
+      { hostBatchEvents: options.hostBatchEvents, maxInFlightBatches: options.maxInFlightBatches, maxLogEvents: options.maxLogEvents, coalesceMs: options.coalesceMs },
       {
         log: ports.eventLog, clock: ports.clock, targets: hosts, ackAt: Feed.ackAt, onFlush: () => this.feeder.heartbeat(), onAppend: () => this.feeder.appended(),
         onRetired: hooks.onAccepted ? (o) => this.retired(o, hooks.onAccepted!) : undefined,

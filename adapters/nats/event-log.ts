@@ -337,7 +337,7 @@ export class JetStreamEventLog implements EventLog {
       throw new VigilError(
         ErrorCode.InvalidOption,
         `JetStreamEventLog: a batch of ${n} events exceeds the ${MAX_EVENTS_PER_APPEND} events one append (one message) may carry; ` +
-          'lower maxBatchEvents',
+          'lower the runtime option hostBatchEvents',
       );
     }
     // Encode before the first await: the caller may reuse or transfer the batch afterwards.
@@ -352,7 +352,7 @@ export class JetStreamEventLog implements EventLog {
       throw new VigilError(
         ErrorCode.InvalidOption,
         `JetStreamEventLog: a batch of ${n} events encodes to ${data.length} bytes, over the server's max_payload ` +
-          `(${maxPayload}); lower maxBatchEvents or raise max_payload`,
+          `(${maxPayload}); lower the runtime option hostBatchEvents or raise max_payload`,
       );
     }
     const p0 = batch.kg[0]! % this.partitions;

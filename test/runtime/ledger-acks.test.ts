@@ -29,7 +29,7 @@ describe('SubmissionLedger acks', () => {
   });
 
   it('waits for every batch of one host when its events span a full builder and the next', async () => {
-    const t = setup({ limits: { maxBatchEvents: 4 } });
+    const t = setup({ limits: { hostBatchEvents: 4 } });
     const { sub, answers } = t.open(6);
     for (let i = 0; i < 6; i++) t.add(0, sub, i, `e${i}`);
     t.ledger.opened(sub);
@@ -50,7 +50,7 @@ describe('SubmissionLedger acks', () => {
   });
 
   it('acks each of several submissions sharing one batch when that batch is applied', async () => {
-    const t = setup({ hosts: 1, limits: { maxBatchEvents: 100 } });
+    const t = setup({ hosts: 1, limits: { hostBatchEvents: 100 } });
     const a = t.open(1);
     const b = t.open(2);
     t.add(0, a.sub, 0, 'a0');
@@ -142,7 +142,7 @@ describe('SubmissionLedger acks', () => {
 
 describe('SubmissionLedger flush scheduling', () => {
   it('defers a flush to the clock and, under load, waits out the rest of coalesceMs', async () => {
-    const t = setup({ hosts: 1, limits: { coalesceMs: 10, maxBatchEvents: 100 } });
+    const t = setup({ hosts: 1, limits: { coalesceMs: 10, hostBatchEvents: 100 } });
     const first = t.open(1);
     t.add(0, first.sub, 0, 'a');
     t.ledger.scheduleFlush();
@@ -162,7 +162,7 @@ describe('SubmissionLedger flush scheduling', () => {
   });
 
   it('flushes a full builder inline', () => {
-    const t = setup({ hosts: 1, limits: { maxBatchEvents: 2 } });
+    const t = setup({ hosts: 1, limits: { hostBatchEvents: 2 } });
     const { sub } = t.open(3);
     t.add(0, sub, 0, 'a');
     expect(t.log.appended).toHaveLength(0);

@@ -14,7 +14,7 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
 
 describe('SubmissionLedger backpressure', () => {
   it('is not writable at the in-flight limit and whenWritable resolves once a host applies', async () => {
-    const t = setup({ limits: { maxBatchEvents: 1, maxInFlightBatches: 3 } });
+    const t = setup({ limits: { hostBatchEvents: 1, maxInFlightBatches: 3 } });
     const s = t.open(3);
     for (let i = 0; i < 3; i++) t.add(0, s.sub, i, `e${i}`); // each one a full batch
     await t.ledger.allAppended();
@@ -28,7 +28,7 @@ describe('SubmissionLedger backpressure', () => {
   });
 
   it('counts appends still on their way to the log', async () => {
-    const t = setup({ hosts: 1, limits: { maxBatchEvents: 1, maxInFlightBatches: 2 } });
+    const t = setup({ hosts: 1, limits: { hostBatchEvents: 1, maxInFlightBatches: 2 } });
     t.log.auto = false;
     const s = t.open(2);
     t.add(0, s.sub, 0, 'a');
@@ -46,7 +46,7 @@ describe('SubmissionLedger backpressure', () => {
   });
 
   it("at 'appended' counts only appends: the log is the buffer and the tail paces itself", async () => {
-    const t = setup({ hosts: 1, ackAt: AckAt.appended, limits: { maxBatchEvents: 1, maxInFlightBatches: 1 } });
+    const t = setup({ hosts: 1, ackAt: AckAt.appended, limits: { hostBatchEvents: 1, maxInFlightBatches: 1 } });
     const s = t.open(1);
     t.add(0, s.sub, 0, 'a');
     expect(t.ledger.writable()).toBe(false);
@@ -57,7 +57,7 @@ describe('SubmissionLedger backpressure', () => {
   });
 
   it('counts events held while their key group moves', () => {
-    const t = setup({ limits: { maxBatchEvents: 2, maxInFlightBatches: 2 } });
+    const t = setup({ limits: { hostBatchEvents: 2, maxInFlightBatches: 2 } });
     const s = t.open(5);
     for (let i = 0; i < 4; i++) t.ledger.hold(s.sub, i === 0);
     expect(t.ledger.writable()).toBe(true);
@@ -70,7 +70,7 @@ describe('SubmissionLedger backpressure', () => {
   });
 
   it('counts events the log retains until they are trimmed', async () => {
-    const t = setup({ hosts: 1, limits: { maxBatchEvents: 100, maxLogEvents: 3 } });
+    const t = setup({ hosts: 1, limits: { hostBatchEvents: 100, maxLogEvents: 3 } });
     const s = t.open(4);
     for (let i = 0; i < 4; i++) t.add(0, s.sub, i, `e${i}`);
     t.ledger.scheduleFlush();

@@ -6,7 +6,7 @@ import { setup } from './ledger-fixtures.js';
 
 describe('SubmissionLedger append failures', () => {
   it('answers every submission waiting on a failed append, once, and leaves the others be', async () => {
-    const t = setup({ limits: { maxBatchEvents: 100 } });
+    const t = setup({ limits: { hostBatchEvents: 100 } });
     t.log.auto = false;
     const a = t.open(2);
     const b = t.open(1);
@@ -53,7 +53,7 @@ describe('SubmissionLedger append failures', () => {
   });
 
   it('frees the lane of a failed append (writable again, later batches go out)', async () => {
-    const t = setup({ hosts: 1, limits: { maxBatchEvents: 1, maxInFlightBatches: 1 } });
+    const t = setup({ hosts: 1, limits: { hostBatchEvents: 1, maxInFlightBatches: 1 } });
     t.log.auto = false;
     const s = t.open(1);
     t.add(0, s.sub, 0, 'x'); // full builder: flushed inline

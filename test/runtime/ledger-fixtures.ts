@@ -68,7 +68,7 @@ export function setup(opts: { hosts?: number; ackAt?: AckAt; limits?: Partial<Le
   const clock = new ManualClock(1_000);
   const log = new FakeLog();
   const hosts = Array.from({ length: opts.hosts ?? 2 }, () => new FakeHost());
-  const limits: LedgerLimits = { maxBatchEvents: 4, maxInFlightBatches: 3, maxLogEvents: 1_000, coalesceMs: 0, ...opts.limits };
+  const limits: LedgerLimits = { hostBatchEvents: 4, maxInFlightBatches: 3, maxLogEvents: 1_000, coalesceMs: 0, ...opts.limits };
   let flushes = 0;
   let appends = 0;
   const ledger = new SubmissionLedger(limits, {

@@ -10,7 +10,7 @@ function outcomes(...rows: [seq: number, code: string, message?: string][]): Out
 
 describe('SubmissionLedger verdicts', () => {
   it('maps duplicates and rejections back to each submission and its own index', async () => {
-    const t = setup({ limits: { maxBatchEvents: 100 } });
+    const t = setup({ limits: { hostBatchEvents: 100 } });
     const a = t.open(3);
     const b = t.open(2);
     t.add(0, a.sub, 0, 'a0');
@@ -39,7 +39,7 @@ describe('SubmissionLedger verdicts', () => {
   });
 
   it('finds the batch a verdict belongs to among several in flight to one host', async () => {
-    const t = setup({ hosts: 1, limits: { maxBatchEvents: 2 } });
+    const t = setup({ hosts: 1, limits: { hostBatchEvents: 2 } });
     const s = t.open(5);
     for (let i = 0; i < 5; i++) t.add(0, s.sub, i, `e${i}`);
     t.ledger.opened(s.sub);

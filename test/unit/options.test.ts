@@ -45,7 +45,7 @@ describe('resolveOptions', () => {
   );
 
   const numeric = [
-    'keyGroups', 'shards', 'hosts', 'maxBatchEvents', 'maxInFlightBatches', 'snapshotIntervalMs', 'idleAfterMs',
+    'keyGroups', 'shards', 'hosts', 'hostBatchEvents', 'maxInFlightBatches', 'snapshotIntervalMs', 'idleAfterMs',
     'passivationSweepMs', 'mailboxLimit', 'maxParkedEvents', 'timerTickMs', 'maxLogEvents', 'drainTimeoutMs', 'tailIdleMs',
   ] as const;
 
