@@ -241,6 +241,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     server = await startServer({
       host: config.host,
       port: config.port,
+      log,
       maxFrameBytes: config.maxFrameBytes,
       maxBatchEvents: config.maxBatchEvents,
       credit: config.credit,

@@ -12,10 +12,17 @@ export interface AnalyticsReads {
 /** Longest `q` accepted by search, in UTF-16 code units. */
 export const SEARCH_MAX_CHARS = 200;
 
+/** The range of a JS Date (±100,000,000 days from the epoch): beyond it no time is meant. */
+const MAX_TIME_MS = 8.64e15;
+
 function timeParam(name: string, v: string | null): number | null {
   if (v === null || v === '') return null;
   const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(n)) throw new ApiError('invalid_parameter', `${name} must be an RFC 3339 time or epoch milliseconds`);
+  // Out of range is refused here, not left to the store: past 2^53 the number is not even the
+  // one the caller wrote, and the store answers it with an error of its own.
+  if (!Number.isFinite(n) || Math.abs(n) > MAX_TIME_MS) {
+    throw new ApiError('invalid_parameter', `${name} must be an RFC 3339 time or epoch milliseconds (at most ${MAX_TIME_MS})`);
+  }
   return n;
 }
 

@@ -23,6 +23,8 @@ export function importAuditRow(tenant: string, text: string, now: number): Audit
   } catch {
     throw new ApiError('invalid_json', 'import summary is not valid JSON');
   }
+  // `null`, an array or a number parse too, and must not reach the field reads as one.
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new ApiError('invalid_json', 'import summary must be a JSON object');
   const n = (k: string): number => (typeof b[k] === 'number' && Number.isFinite(b[k]) ? (b[k] as number) : 0);
   if (typeof b.import_id !== 'string' || b.import_id.length === 0 || b.import_id.length > 256) {
     throw new ApiError('invalid_field', 'import_id must be a string of 1-256 characters');

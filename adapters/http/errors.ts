@@ -1,6 +1,7 @@
 // Errors of the HTTP API (SPEC.md §3). Handlers throw ApiError with a code and a message; the
 // status a code answers with is decided in STATUS_OF, the one table, so a code never means two
 // statuses and a handler never picks one.
+import { randomUUID } from 'node:crypto';
 import type { HttpAnswer } from './message.js';
 
 export const STATUS_OF = {
@@ -10,6 +11,8 @@ export const STATUS_OF = {
   invalid_type: 400,
   invalid_field: 400,
   invalid_parameter: 400,
+  /** A body (or frame) whose bytes are not UTF-8: read as text it would silently change. */
+  invalid_utf8: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -60,8 +63,26 @@ export function errorBody(code: string, message: string): { error: { code: strin
   return { error: { code, message } };
 }
 
-/** The answer for anything a handler threw: an ApiError by its code, anything else 500 internal. */
-export function errorAnswer(err: unknown): HttpAnswer {
+/**
+ * The answer for an error no handler meant to throw. Its message can carry anything (a store's
+ * SQL, a file path, user data), so the caller is told only a request id, and the error itself
+ * goes to the log under that id.
+ */
+export type InternalErrors = (err: unknown, context: string) => HttpAnswer;
+
+export function internalErrors(log: (line: string) => void): InternalErrors {
+  return (err, context) => {
+    const requestId = randomUUID();
+    const detail = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+    log(`http: request ${requestId} (${context}) failed: ${detail}`);
+    return { status: 500, body: errorBody('internal', `internal error (request id ${requestId})`) };
+  };
+}
+
+const toStderr = internalErrors((line) => console.error(line));
+
+/** The answer for anything a handler threw: an ApiError by its code, anything else a logged 500. */
+export function errorAnswer(err: unknown, internal: InternalErrors = toStderr, context = 'unknown request'): HttpAnswer {
   if (err instanceof ApiError) return { status: err.status, body: errorBody(err.code, err.message) };
-  return { status: 500, body: errorBody('internal', (err as Error)?.message ?? String(err)) };
+  return internal(err, context);
 }

@@ -2,15 +2,19 @@
 // to, who may call it, which route answers, and what a path with no route for its method gets.
 // A transport calls `open` with the request head, reads a body only when the route asks for one
 // (after the caller was admitted, so a refused caller never makes the server read its upload),
-// and writes the answer. Every failure becomes an answer here; nothing a handler throws escapes.
+// and writes the answer. Every failure becomes an answer here; nothing a handler throws escapes,
+// and nothing it did not mean to throw reaches the caller as more than a logged request id.
 import { ADMIN, type TokenBook, tokenFrom } from './auth.js';
-import { ApiError, errorAnswer, payloadTooLarge } from './errors.js';
+import { ApiError, errorAnswer, internalErrors, payloadTooLarge, type InternalErrors } from './errors.js';
 import type { HttpAnswer, HttpHead, HttpRequest } from './message.js';
 
 /** What a handler is given: the request, its query parsed, the path's groups, the caller's tenant. */
 export interface RouteRequest extends HttpRequest {
   q: URLSearchParams;
-  /** The path pattern's groups, still percent-encoded: a handler decodes what it uses, when it uses it. */
+  /**
+   * The path pattern's groups, still percent-encoded: a handler decodes what it uses, when it uses
+   * it (`pathParam`). `open` has already refused a path whose percent-encoding is malformed.
+   */
   params: string[];
   /** The caller's tenant in an area guarded by `tenant`; '' in the others. */
   tenant: string;
@@ -56,14 +60,46 @@ export interface Router {
   open(head: HttpHead): Opened;
   /** `open` and answer in one call, the body (if the route reads one) taken from `req.body`. */
   handle(req: HttpRequest): Promise<HttpAnswer>;
+  /** The answer for an error a transport met serving `head` (an unexpected one is logged, see errors.ts). */
+  fail(err: unknown, head: HttpHead): HttpAnswer;
 }
 
-async function settle(run: () => Promise<HttpAnswer> | HttpAnswer): Promise<HttpAnswer> {
-  try {
-    return await run();
-  } catch (err) {
-    return errorAnswer(err);
+// Lone UTF-16 surrogates have no UTF-8 form: an id holding one could be sent but never read back.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Refuses a request target that cannot mean one string: malformed percent-encoding (`%`, `%ZZ`),
+ * escapes that decode to invalid UTF-8 (`%C0%AF`, `%ED%A0%80`), raw bytes that are not UTF-8
+ * (transports decode them to U+FFFD, which would merge different ids; a real U+FFFD is sent
+ * percent-encoded), and lone surrogates. One scan of a short string per request.
+ */
+function checkTarget(head: HttpHead): void {
+  for (const [what, s] of [['path', head.path], ['query string', head.query]] as const) {
+    if (s.includes('\uFFFD') || LONE_SURROGATE.test(s)) {
+      throw new ApiError('invalid_parameter', `the request ${what} is not valid UTF-8 (send non-ASCII characters percent-encoded)`);
+    }
+    if (!s.includes('%')) continue;
+    try {
+      decodeURIComponent(s);
+    } catch {
+      throw new ApiError('invalid_parameter', `the request ${what} has malformed percent-encoding (or escapes that are not UTF-8)`);
+    }
   }
+}
+
+/** A path group, decoded; invalid_parameter when it is not well-formed percent-encoded UTF-8. */
+export function pathParam(req: RouteRequest, i: number, name: string): string {
+  const raw = req.params[i];
+  if (raw === undefined) throw new ApiError('invalid_parameter', `${name} is missing`);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ApiError('invalid_parameter', `${name} has malformed percent-encoding (or escapes that are not UTF-8)`);
+  }
+}
+
+function context(head: HttpHead): string {
+  return `${head.method} ${JSON.stringify(head.path)}`;
 }
 
 function admit(guard: Guard, tokens: TokenBook, head: HttpHead): string {
@@ -84,12 +120,24 @@ function groups(path: string | RegExp, actual: string): string[] | null {
   return m ? m.slice(1) : null;
 }
 
-export function createRouter(areas: readonly Area[], tokens: TokenBook): Router {
+/** `log`: where errors no handler expected are written, with the request id the caller is given. */
+export function createRouter(areas: readonly Area[], tokens: TokenBook, log: (line: string) => void = (l) => console.error(l)): Router {
+  const internal: InternalErrors = internalErrors(log);
+  const fail = (err: unknown, head: HttpHead): HttpAnswer => errorAnswer(err, internal, context(head));
+  const settle = async (head: HttpHead, run: () => Promise<HttpAnswer> | HttpAnswer): Promise<HttpAnswer> => {
+    try {
+      return await run();
+    } catch (err) {
+      return fail(err, head);
+    }
+  };
   const open = (head: HttpHead): Opened => {
     try {
       const area = areas.find((a) => a.claims(head.path));
       if (!area) throw new ApiError('not_found', `no route ${head.method} ${head.path}`);
       const tenant = admit(area.guard, tokens, head);
+      // After the guard: a caller without the right token learns nothing, not even this.
+      checkTarget(head);
       const req: RouteRequest = { ...head, q: new URLSearchParams(head.query), params: [], tenant };
       let samePath: Route | null = null;
       for (const route of area.routes) {
@@ -102,16 +150,17 @@ export function createRouter(areas: readonly Area[], tokens: TokenBook): Router 
         req.params = params;
         const handle = route.handle;
         if (!handle) return { kind: 'transport', route, tenant };
-        if (route.body === undefined) return { kind: 'answer', answer: settle(() => handle(req)) };
-        return { kind: 'body', max: route.body, answer: (body) => settle(() => handle({ ...req, body })) };
+        if (route.body === undefined) return { kind: 'answer', answer: settle(head, () => handle(req)) };
+        return { kind: 'body', max: route.body, answer: (body) => settle(head, () => handle({ ...req, body })) };
       }
-      return { kind: 'answer', answer: settle(() => area.miss(req, samePath)) };
+      return { kind: 'answer', answer: settle(head, () => area.miss(req, samePath)) };
     } catch (err) {
-      return { kind: 'answer', answer: Promise.resolve(errorAnswer(err)) };
+      return { kind: 'answer', answer: Promise.resolve(fail(err, head)) };
     }
   };
   return {
     open,
+    fail,
     async handle(req) {
       const o = open(req);
       if (o.kind === 'answer') return o.answer;

@@ -9,7 +9,7 @@ import { tokenFrom, type TokenBook } from './auth.js';
 import { ApiError } from './errors.js';
 import { ok, type HttpHead } from './message.js';
 import type { ReadApi } from './reads.js';
-import { createRouter, type Area, type Route, type RouteRequest, type Router } from './router.js';
+import { createRouter, pathParam, type Area, type Route, type RouteRequest, type Router } from './router.js';
 
 export interface HttpDeps {
   tokens: TokenBook;
@@ -23,6 +23,8 @@ export interface HttpDeps {
   analytics?: AnalyticsReads;
   /** One audit row per HTTP batch / import (absent: not recorded). */
   audit?: (row: AuditRow) => void;
+  /** Where errors no route expected are logged, each with the request id its caller was given (default: stderr). */
+  log?: (line: string) => void;
 }
 
 export interface HttpApi extends Router {
@@ -56,8 +58,8 @@ const noRoute = (req: RouteRequest): never => {
   throw new ApiError('not_found', `no route ${req.method} ${req.path}`);
 };
 
-/** The first path group, decoded. */
-const id = (req: RouteRequest): string => decodeURIComponent(req.params[0]!);
+/** The first path group, decoded (400 invalid_parameter when it cannot be). */
+const id = (req: RouteRequest): string => pathParam(req, 0, 'the id');
 
 /** GET under /v1/: the handler gets the parsed `limit`. */
 const tenantGet = (path: string | RegExp, h: (req: RouteRequest, limit: number) => Promise<unknown> | unknown): Route => ({
@@ -144,7 +146,7 @@ function adminArea(deps: HttpDeps): Area {
         method: 'GET', path: /^\/admin\/actors\/([^/]+)\/([^/]+)$/, handle: async (req) => {
           const tenant = req.q.get('tenant');
           if (!tenant) throw new ApiError('invalid_parameter', 'tenant is required');
-          return ok(await reads.actor(decodeURIComponent(req.params[0]!), tenant, decodeURIComponent(req.params[1]!)));
+          return ok(await reads.actor(pathParam(req, 0, 'the kind'), tenant, pathParam(req, 1, 'the id')));
         },
       },
     ],
@@ -201,7 +203,7 @@ function tenantArea(deps: HttpDeps): Area {
 const nowhere: Area = { claims: () => true, guard: { who: 'anyone' }, routes: [], miss: noRoute };
 
 export function createHttpApi(deps: HttpDeps): HttpApi {
-  const router = createRouter([openArea(deps), opsArea(deps), adminArea(deps), tenantArea(deps), nowhere], deps.tokens);
+  const router = createRouter([openArea(deps), opsArea(deps), adminArea(deps), tenantArea(deps), nowhere], deps.tokens, deps.log);
   return {
     ...router,
     alertFeed(head) {

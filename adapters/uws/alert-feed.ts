@@ -3,7 +3,6 @@
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { AlertLevelName } from '../../runtime/ports.js';
 import type { AlertHub, AlertView } from '../http/alert-hub.js';
-import { errorAnswer } from '../http/errors.js';
 import type { HttpApi } from '../http/routes.js';
 import { readHead, writeAnswer } from './http-io.js';
 
@@ -22,10 +21,11 @@ export function mountAlertFeed(app: TemplatedApp, api: HttpApi, alerts: AlertHub
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
       let feed: ReturnType<HttpApi['alertFeed']>;
+      const head = readHead(req);
       try {
-        feed = api.alertFeed(readHead(req));
+        feed = api.alertFeed(head);
       } catch (err) {
-        return writeAnswer(res, errorAnswer(err));
+        return writeAnswer(res, api.fail(err, head));
       }
       res.upgrade<AlertUser>({ tenant: feed.tenant, minLevel: feed.minLevel, unsubscribe: null },
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);

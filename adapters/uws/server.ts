@@ -3,7 +3,6 @@
 // answers, and it mounts the WebSockets. The ingest paths (the /v1/stream WebSocket and
 // POST /v1/events:batch) are in ingest-routes.ts, the alert feed in alert-feed.ts.
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { errorAnswer } from '../http/errors.js';
 import type { HttpAnswer } from '../http/message.js';
 import { createHttpApi, type HttpApi, type HttpDeps } from '../http/routes.js';
 import { mountAlertFeed } from './alert-feed.js';
@@ -43,7 +42,7 @@ function serveHttp(api: HttpApi, batch: BatchRoute, res: HttpResponse, req: Http
   const reply = (a: HttpAnswer): void => {
     if (!aborted) writeAnswer(res, a);
   };
-  const fail = (err: unknown): void => reply(errorAnswer(err));
+  const fail = (err: unknown): void => reply(api.fail(err, head));
   const opened = api.open(head);
   switch (opened.kind) {
     case 'answer':
