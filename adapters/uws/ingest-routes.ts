@@ -63,6 +63,8 @@ interface StreamUser {
   /** Frames received while the runtime had no room or beyond the credit; processed in order. */
   held: Held[];
   closed: boolean;
+  /** A frame that fails the connection is queued: later frames are dropped unread. */
+  failing: boolean;
   waiting: boolean;
   /** Queued for this turn's ack flush. */
   flushQueued: boolean;
@@ -143,11 +145,20 @@ export function mountIngestStream(app: TemplatedApp, deps: IngestDeps): void {
     ingest.submitFrame(u.lane, u.tenant, 'ws', h.bytes, (o) => {
       deps.onAckLatency?.(performance.now() - h.at);
       if (o.status !== 0 && o.ack.rejected.length === 1 && o.ack.rejected[0]!.code === INVALID_UTF8) {
+        u.failing = true;
         h.slot.close = CLOSE_INVALID_PAYLOAD;
         h.slot.ack = `frame ${h.seq} is not valid UTF-8`; // the close reason
       } else h.slot.ack = ackText(h.seq, o, credit);
       queueFlush(ws);
     });
+  };
+
+  /** The frame just received fails the connection: closed with `code` once every earlier frame is acked. */
+  const fail = (ws: WebSocket<StreamUser>, code: number, reason: string): void => {
+    const u = ws.getUserData();
+    u.failing = true;
+    u.order.push({ ack: reason, close: code });
+    queueFlush(ws);
   };
 
   const unacked = (u: StreamUser): number => u.order.length - u.orderHead - u.held.length;
@@ -182,26 +193,26 @@ export function mountIngestStream(app: TemplatedApp, deps: IngestDeps): void {
       const tenant = authTenant(req, deps.tokens);
       if (tenant === null) return json(res, 401, errorBody('unauthorized', 'a valid tenant token is required (Authorization: Bearer or ?token=)'));
       res.upgrade<StreamUser>(
-        { tenant, lane: nextLane++, seq: 0, order: [], orderHead: 0, held: [], closed: false, waiting: false, flushQueued: false },
+        { tenant, lane: nextLane++, seq: 0, order: [], orderHead: 0, held: [], closed: false, failing: false, waiting: false, flushQueued: false },
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'),
         context,
       );
     },
     message: (ws, ab, isBinary) => {
       const u = ws.getUserData();
+      if (u.failing) return;
       if (ab.byteLength > deps.maxFrameBytes) {
-        ws.end(1009, `frame is over ${deps.maxFrameBytes} bytes`);
+        // Closed in order like 1007: the frames before it keep their acks.
+        fail(ws, 1009, `frame is over ${deps.maxFrameBytes} bytes`);
         return;
       }
       // The ArrayBuffer is only valid during this callback: a copy of our own, transferred on.
       const h: Held = { bytes: new Uint8Array(ab.slice(0)), seq: ++u.seq, slot: { ack: null, close: 0 }, at: performance.now() };
-      u.order.push(h.slot);
       if (isBinary && !isUtf8(h.bytes)) {
-        h.slot.close = CLOSE_INVALID_PAYLOAD;
-        h.slot.ack = `frame ${h.seq} is not valid UTF-8`;
-        queueFlush(ws);
+        fail(ws, CLOSE_INVALID_PAYLOAD, `frame ${h.seq} is not valid UTF-8`);
         return;
       }
+      u.order.push(h.slot);
       if (u.held.length > 0 || u.waiting || unacked(u) > credit || !ingest.writable()) {
         // Over its credit (or behind a saturated runtime): held, not processed. uWS 20.30 cannot
         // pause reading a WebSocket, so the hold is bounded instead: a client that ignores its

@@ -20,7 +20,7 @@ export class RawWs {
   readonly closed: Promise<Closed>;
   private onClosed!: (c: Closed) => void;
   private done = false;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiters: (() => void)[] = [];
 
   private constructor(private readonly sock: Socket) {
