@@ -109,6 +109,36 @@ function envelopeOf(tenant: string, time: number, b: ActorEvent): Record<string,
   return { event_id: b.id, tenant_id: tenant, event_type: b.type, schema_version: b.v, event_time: new Date(time).toISOString(), payload: b.p };
 }
 
+/** Strings of a truncated dead letter are cut to this many characters; fields past the first 64 are left out. */
+const LETTER_STRING_CHARS = 1024;
+const LETTER_FIELDS = 64;
+
+/**
+ * The event a dead letter carries. An event refused for its shape (`too_deep`, `too_large`) must
+ * not travel as it is: the structured clone to the main thread, the JSON of the dead-letter row
+ * and String() all recurse, and would throw on it. It goes as its top-level fields, scalars only
+ * (so the event id, type and time still identify it). Every other refused event passed the shape
+ * limits first (ContractRegistry.validate measures before anything else), so it goes whole.
+ */
+export function deadLetterEvent(item: unknown, code: string): unknown {
+  if (code !== RejectCode.TooDeep && code !== RejectCode.TooLarge) return item;
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    return `(not kept: ${Array.isArray(item) ? 'an array' : typeof item} over the event limits)`;
+  }
+  // A plain object, not a null-prototype one: sinks may String() it, which needs the prototype.
+  const out: Record<string, unknown> = {};
+  let n = 0;
+  for (const k in item) {
+    if (++n > LETTER_FIELDS) break;
+    const x = (item as Record<string, unknown>)[k];
+    const value = typeof x === 'string' ? x.slice(0, LETTER_STRING_CHARS) : typeof x === 'object' && x !== null ? '(not kept)' : x;
+    // Assigning "__proto__" would set the prototype instead of a field.
+    if (k === '__proto__') Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
+    else out[k] = value;
+  }
+  return out;
+}
+
 /** A rejected event on its way to the dead-letter queue, with everything needed to fix and replay it. */
 export interface DeadLetter {
   tenant_id: string;
@@ -158,7 +188,7 @@ export class IngestService {
     const at = new Date(this.clock.now()).toISOString();
     this.deadLetters(rejected.map((r) => ({
       tenant_id: tenant, source, index: r.index, event_id: r.event_id, code: r.code, message: r.message,
-      event: items ? items[r.index] : null, rejected_at: at,
+      event: items ? deadLetterEvent(items[r.index], r.code) : null, rejected_at: at,
     })));
   }
 

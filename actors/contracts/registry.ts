@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
 import { BUILTIN_EVENT_TYPES, type ActorKind, type EventTypeDefinition, type Handling } from './builtin.js';
+import { DEFAULT_MAX_EVENT_DEPTH, DEFAULT_MAX_EVENT_KEYS, Shape, ShapeGauge } from './limits.js';
 import {
   codePointLength, compileChecker, mergeSpec, payloadSpecSchema, RejectCode, rulesSpecSchema, toZod,
   type MergedSpec, type Verdict,
@@ -92,6 +93,23 @@ export interface RegistryOptions {
   /** Events stamped further ahead of the server clock than this are refused: one would drag
    * its actor's watermark forward and make every honest event after it "too late". */
   maxFutureMs?: number;
+  /** Deepest nesting of an event, the event object being level 1 (refused `too_deep` beyond). */
+  maxEventDepth?: number;
+  /** Most entries of any one object or array of an event (refused `too_large` beyond). */
+  maxEventKeys?: number;
+}
+
+// ES2024's String.prototype.isWellFormed (Node >= 20), not in this project's lib: native, and
+// far cheaper than a scan in JavaScript.
+const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed;
+
+/**
+ * An id with a lone surrogate cannot be written as UTF-8: anything that stores or sends it
+ * (JetStream, ClickHouse, a JSON answer) would replace it with U+FFFD, merging it with other ids
+ * or leaving an actor no one can address again.
+ */
+function illFormed(s: string): boolean {
+  return !isWellFormed.call(s);
 }
 
 /**
@@ -103,9 +121,11 @@ export class ContractRegistry {
   private readonly perTenant = new Map<string, Map<string, Map<number, CompiledType>>>();
   private readonly verdict: Verdict = { code: '', message: '' };
   private readonly maxFutureMs: number;
+  private readonly gauge: ShapeGauge;
 
   constructor(tenantTypes: Readonly<Record<string, readonly EventTypeDefinition[]>> = {}, opts: RegistryOptions = {}) {
     this.maxFutureMs = opts.maxFutureMs ?? 5 * 60_000;
+    this.gauge = new ShapeGauge(opts.maxEventDepth ?? DEFAULT_MAX_EVENT_DEPTH, opts.maxEventKeys ?? DEFAULT_MAX_EVENT_KEYS);
     for (const d of BUILTIN_EVENT_TYPES) ContractRegistry.add(this.shared, d);
     for (const [tenant, defs] of Object.entries(tenantTypes)) {
       const m = new Map<string, Map<number, CompiledType>>();
@@ -155,8 +175,17 @@ export class ContractRegistry {
    */
   validate(items: readonly unknown[], tenant: string, now: number, out: ValidatedBatch): void {
     const v = this.verdict;
+    const gauge = this.gauge;
     for (let i = 0; i < items.length; i++) {
       const e = items[i];
+      // First, before anything reads the event: whatever is refused here is never walked again.
+      const shape = gauge.measure(e);
+      if (shape !== Shape.Ok) {
+        const env = typeof e === 'object' && e !== null && !Array.isArray(e) ? (e as Record<string, unknown>) : null;
+        const id = env !== null && typeof env.event_id === 'string' && env.event_id.length <= 128 && !illFormed(env.event_id) ? env.event_id : null;
+        pushReject(out, i, id, shape === Shape.TooDeep ? RejectCode.TooDeep : RejectCode.TooLarge, gauge.message(shape));
+        continue;
+      }
       if (typeof e !== 'object' || e === null || Array.isArray(e)) {
         out.rejected.push({ index: i, event_id: null, code: RejectCode.NotAnObject, message: `event must be a JSON object, got ${e === null ? 'null' : Array.isArray(e) ? 'array' : typeof e}` });
         continue;
@@ -174,9 +203,18 @@ export class ContractRegistry {
         pushReject(out, i, eventId, RejectCode.InvalidValue, `event_id must be 1-128 characters, got ${idLength}`);
         continue;
       }
+      if (illFormed(eventId)) {
+        // Not echoed back: the ack is JSON, and the id is what cannot be represented.
+        pushReject(out, i, null, RejectCode.InvalidValue, 'event_id holds a lone surrogate (not valid Unicode)');
+        continue;
+      }
       const t = env.tenant_id;
       if (typeof t !== 'string') {
         pushReject(out, i, eventId, t == null ? RejectCode.MissingField : RejectCode.InvalidType, t == null ? 'tenant_id is required' : 'tenant_id must be a string');
+        continue;
+      }
+      if (illFormed(t)) {
+        pushReject(out, i, eventId, RejectCode.InvalidValue, 'tenant_id holds a lone surrogate (not valid Unicode)');
         continue;
       }
       if (t !== tenant) {
@@ -234,8 +272,19 @@ export class ContractRegistry {
         pushReject(out, i, eventId, v.code, v.message);
         continue;
       }
+      const key = payload[type.def.route.key] as string;
+      if (illFormed(key)) {
+        pushReject(out, i, eventId, RejectCode.InvalidValue, `payload.${type.def.route.key} holds a lone surrogate (not valid Unicode)`);
+        continue;
+      }
+      // A procedure's patient is an actor id too (its summaries are sent there).
+      const pid = payload.patient_id;
+      if (typeof pid === 'string' && pid !== key && illFormed(pid)) {
+        pushReject(out, i, eventId, RejectCode.InvalidValue, 'payload.patient_id holds a lone surrogate (not valid Unicode)');
+        continue;
+      }
       const body: ActorEvent = { id: eventId, type: et, h: type.def.handling, v: sv, p: payload };
-      out.events.push({ tenant, kind: type.def.route.actor, id: payload[type.def.route.key] as string, time, body });
+      out.events.push({ tenant, kind: type.def.route.actor, id: key, time, body });
       out.inputIndex.push(i);
     }
   }

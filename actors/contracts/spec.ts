@@ -51,6 +51,14 @@ export const RejectCode = {
   TenantMismatch: 'tenant_mismatch',
   TooLate: 'too_late',
   TooManyEvents: 'too_many_events',
+  /** An event nests deeper than the limit (actors/contracts/limits.ts). */
+  TooDeep: 'too_deep',
+  /** An object or array of an event holds more entries than the limit. */
+  TooLarge: 'too_large',
+  /** A frame's bytes are not UTF-8 (decided in the ingest worker, before any parse). */
+  InvalidUtf8: 'invalid_utf8',
+  /** A frame the decoder failed on (a bug, not the producer's fault). */
+  Internal: 'internal',
 } as const;
 export type RejectCode = (typeof RejectCode)[keyof typeof RejectCode];
 

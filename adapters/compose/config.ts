@@ -31,6 +31,10 @@ export const nodeConfigSchema = z
     maxFrameBytes: z.coerce.number().int().min(1024).default(1024 * 1024),
     /** Events per frame or HTTP batch. */
     maxBatchEvents: z.coerce.number().int().min(1).default(1000),
+    /** Deepest nesting of one event, the event object being level 1; deeper is refused `too_deep`. */
+    maxEventDepth: z.coerce.number().int().min(4).max(1000).default(32),
+    /** Most entries in any one object or array of an event; more is refused `too_large`. */
+    maxEventKeys: z.coerce.number().int().min(16).default(1000),
     /** Frames a WebSocket client may have un-acked. */
     credit: z.coerce.number().int().min(1).max(4096).default(64),
     idleTimeoutSec: z.coerce.number().int().min(0).max(960).default(120),
@@ -70,6 +74,8 @@ const ENV: Record<string, keyof NodeConfig> = {
   VIGIL_KEY_GROUPS: 'keyGroups',
   VIGIL_MAX_FRAME_BYTES: 'maxFrameBytes',
   VIGIL_MAX_BATCH_EVENTS: 'maxBatchEvents',
+  VIGIL_MAX_EVENT_DEPTH: 'maxEventDepth',
+  VIGIL_MAX_EVENT_KEYS: 'maxEventKeys',
   VIGIL_CREDIT: 'credit',
   VIGIL_IDLE_TIMEOUT_SEC: 'idleTimeoutSec',
   VIGIL_NODE_ID: 'nodeId',

@@ -159,7 +159,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     await runtime.startFrames({
       workers: config.ingestWorkers,
       decoderModule: clinicalFrameDecoderModule(),
-      decoderConfig: { configDir: config.configDir, maxFrameEvents: config.maxBatchEvents },
+      decoderConfig: { configDir: config.configDir, maxFrameEvents: config.maxBatchEvents, maxEventDepth: config.maxEventDepth, maxEventKeys: config.maxEventKeys },
       maxFrameEvents: config.maxBatchEvents,
     });
   } catch (err) {

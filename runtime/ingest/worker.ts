@@ -264,10 +264,10 @@ export function routeGroup(decoder: FrameDecoder, router: Router, epoch: Int32Ar
 }
 
 /**
- * Posts a routed group. A dead letter that cannot be cloned (the decoder bounds what they carry,
+ * Posts a routed group (exported for tests). A dead letter that cannot be cloned (the decoder bounds what they carry,
  * so this is the last line) costs its frame's dead letters, not the group's acks.
  */
-function post(port: MessagePort, out: RoutedGroup): void {
+export function postRouted(port: MessagePort, out: RoutedGroup): void {
   try {
     port.postMessage(out, routedTransferables(out));
     return;
@@ -306,7 +306,7 @@ async function main(): Promise<void> {
       port.postMessage({ t: 'failed', group: g.group, error: toWire(err) });
       return;
     }
-    post(port, out);
+    postRouted(port, out);
   });
   port.postMessage({ t: 'ready' });
 }
