@@ -5,8 +5,9 @@
 #
 # Usage: dashboards/superset/build-zip.sh [OUT.zip]      default ./vigil-superset-bundle.zip
 # Env:   SUPERSET_CLICKHOUSE_URI  replaces the connection in the zip (the files stay as they are),
-#        e.g. clickhousedb://analyst:secret@ch.internal:8123/vigil; the datasets' schema follows
-#        the database named in its path.
+#        e.g. clickhousedb://analyst:secret@ch.internal:8123/vigil_ward_a; the datasets' schema
+#        follows the database named in its path. Without it the zip reads vigil_default, the
+#        database of a node on the default cluster (a node writes vigil_<VIGIL_CLUSTER>).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -16,8 +16,11 @@ import { fileURLToPath } from 'node:url';
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const VERSION = '1.0.0';
 export const DATABASE_NAME = 'Vigil ClickHouse';
-export const SQLALCHEMY_URI = 'clickhousedb://default@clickhouse:8123/vigil';
-export const SCHEMA = 'vigil';
+// The database a node writes is vigil_<VIGIL_CLUSTER>; the bundle names the one of a node on the
+// default cluster, so it works unedited against a default node. Another cluster: build the zip
+// with SUPERSET_CLICKHOUSE_URI (build-zip.sh), which moves the datasets' schema with it.
+export const SQLALCHEMY_URI = 'clickhousedb://default@clickhouse:8123/vigil_default';
+export const SCHEMA = 'vigil_default';
 const DATABASE_UUID = 'c2e756c1-5242-4957-b672-169d51a3e7f0';
 const DASHBOARD_UUID = 'a7a0c934-fdce-4541-8f78-5779891a08f9';
 

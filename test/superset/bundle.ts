@@ -1,9 +1,12 @@
 // Helpers shared by the Superset bundle tests: reading the bundle, reading views.sql, and
 // building the SQL that Superset generates for ClickHouse.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inflateRawSync } from 'node:zlib';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE_DIR = join(REPO, 'dashboards', 'superset');
@@ -130,6 +133,97 @@ export function readBundle(): Bundle {
   }
   return b;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The zip build-zip.sh writes
+
+/** build-zip.sh can run here: it needs zip or python3 to write the archive. */
+export function canBuildZip(): boolean {
+  return spawnSync('sh', ['-c', 'command -v zip || command -v python3'], { encoding: 'utf8' }).status === 0;
+}
+
+/**
+ * Runs build-zip.sh with `env` and without any SUPERSET_CLICKHOUSE_URI of the test's own
+ * environment (so "no environment" means the bundle as committed) and returns the archive.
+ */
+export function buildZip(env: Record<string, string> = {}): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-superset-'));
+  try {
+    const out = join(dir, 'bundle.zip');
+    const base: NodeJS.ProcessEnv = { ...process.env };
+    delete base['SUPERSET_CLICKHOUSE_URI'];
+    const r = spawnSync('bash', [join(BUNDLE_DIR, 'build-zip.sh'), out], { encoding: 'utf8', env: { ...base, ...env } });
+    if (r.status !== 0) throw new Error(`build-zip.sh exited ${r.status}: ${r.stderr}`);
+    return readFileSync(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface ZipEntry {
+  name: string;
+  method: number;
+  compressedSize: number;
+  localHeader: number;
+}
+
+function centralDirectory(buf: Buffer): ZipEntry[] {
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= 0; i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error('not a zip');
+  const count = buf.readUInt16LE(eocd + 10);
+  let p = buf.readUInt32LE(eocd + 16);
+  const entries: ZipEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (buf.readUInt32LE(p) !== 0x02014b50) throw new Error('bad central directory');
+    const nameLen = buf.readUInt16LE(p + 28);
+    const extraLen = buf.readUInt16LE(p + 30);
+    const commentLen = buf.readUInt16LE(p + 32);
+    entries.push({
+      name: buf.toString('utf8', p + 46, p + 46 + nameLen), method: buf.readUInt16LE(p + 10),
+      compressedSize: buf.readUInt32LE(p + 20), localHeader: buf.readUInt32LE(p + 42),
+    });
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
+}
+
+/** File names in a zip's central directory. */
+export function zipEntries(buf: Buffer): string[] {
+  return centralDirectory(buf).map((e) => e.name);
+}
+
+/** The files of a zip (stored or deflated, as zip and Python's zipfile write them): name -> text. */
+export function zipFiles(buf: Buffer): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of centralDirectory(buf)) {
+    if (e.name.endsWith('/')) continue;
+    const h = e.localHeader;
+    if (buf.readUInt32LE(h) !== 0x04034b50) throw new Error(`bad local header for ${e.name}`);
+    const start = h + 30 + buf.readUInt16LE(h + 26) + buf.readUInt16LE(h + 28);
+    const raw = buf.subarray(start, start + e.compressedSize);
+    if (e.method !== 0 && e.method !== 8) throw new Error(`${e.name}: compression method ${e.method}`);
+    out.set(e.name, (e.method === 8 ? inflateRawSync(raw) : raw).toString('utf8'));
+  }
+  return out;
+}
+
+/** The datasets and the database of a built zip. */
+export function zipBundle(buf: Buffer): { database: Database; datasets: Dataset[] } {
+  const files = zipFiles(buf);
+  const pick = <T>(re: RegExp): T[] => [...files].filter(([n]) => re.test(n)).map(([, t]) => JSON.parse(t) as T);
+  const databases = pick<Database>(/^vigil_superset_bundle\/databases\/[^/]+\.yaml$/);
+  if (databases.length !== 1) throw new Error(`expected one database in the zip, found ${databases.length}`);
+  return { database: databases[0]!, datasets: pick<Dataset>(/^vigil_superset_bundle\/datasets\/[^/]+\/[^/]+\.yaml$/) };
+}
+
+/** The database a Superset connection URI names (its path). */
+export const uriDatabase = (uri: string): string => decodeURIComponent(new URL(uri).pathname.replace(/^\//, ''));
 
 // ---------------------------------------------------------------------------------------------
 // views.sql
