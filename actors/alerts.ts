@@ -1,5 +1,6 @@
 import type { ActorContext } from '../runtime/actor.js';
 import { AlertLevel, type AlertLevelName } from '../runtime/ports.js';
+import { dict, toDict } from './dict.js';
 import { hashHex } from './hash.js';
 
 /** Open alerts of one subject, by reason; `n` counts episodes so each opening gets a new id. */
@@ -24,9 +25,14 @@ function openCount(b: AlertBookState): number {
 }
 
 export function newAlertBook(): AlertBookState {
-  const b: AlertBookState = { open: {}, n: {} };
+  const b: AlertBookState = { open: dict(), n: dict() };
   openCount(b);
   return b;
+}
+
+/** A book as a snapshot decoded it (plain objects) made live again. */
+export function alertBookFromJSON(j: AlertBookState): AlertBookState {
+  return { open: toDict(j.open), n: toDict(j.n) };
 }
 
 export const levelRank = (l: AlertLevelName): number => AlertLevel[l];

@@ -3,10 +3,11 @@
 // monitored patient's vitals stop, and the risk summaries its procedures send it.
 import { defineActor, type ActorContext, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
-import { newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
+import { alertBookFromJSON, newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
 import type { ClinicalConfig } from './config.js';
 import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
+import { dict, toDict } from './dict.js';
 import { news2, type News2Components, type News2Inputs, type News2Risk } from './news2.js';
 import { RollupEmitter } from './rollups.js';
 import { addPoint, classify, newTrend, trendRecordFromJSON, trendRecordToJSON, type TrendJSON, type TrendState } from './trend.js';
@@ -30,6 +31,7 @@ export interface ProcedureSummaryMessage {
   updated_at: number;
 }
 
+/** Records below keyed by series, biometric type or procedure id are null-prototype (dict.ts). */
 export interface PatientState {
   /** Watermark: the newest event time seen. */
   wm: number;
@@ -56,8 +58,8 @@ export type PatientView = Omit<PatientState, 'dd' | 'series' | 'trends'> & {
 
 export function newPatient(): PatientState {
   return {
-    wm: -Infinity, events: 0, dd: newDedup(), latest: {}, series: {}, trends: {}, outliers: {},
-    news2: null, alerts: newAlertBook(), procs: {}, monitored: false, recent: [],
+    wm: -Infinity, events: 0, dd: newDedup(), latest: dict(), series: dict(), trends: dict(), outliers: dict(),
+    news2: null, alerts: newAlertBook(), procs: dict(), monitored: false, recent: [],
   };
 }
 
@@ -71,6 +73,8 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
   const pc = cfg.patient;
   const emitter = new RollupEmitter();
   const trendCfg = { points: pc.trendPoints, volatileCv: pc.volatileCv, changeRatio: pc.changeRatio };
+  // Looked up by series name, which producers choose ("constructor" must find no bounds).
+  const outlierBounds = new Map(Object.entries(cfg.outliers));
 
   function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext): void {
     let w = s.series[name];
@@ -85,7 +89,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     const tr = s.trends[name]!;
     const grownTr = addPoint(tr, t, v, trendCfg.points);
     if (grownTr !== tr) s.trends[name] = grownTr;
-    const b = cfg.outliers[name];
+    const b = outlierBounds.get(name);
     if (b !== undefined && (v < b[0] || v > b[1])) {
       const o = (s.outliers[name] ??= { n: 0, last: [t, v] });
       o.n++;
@@ -198,8 +202,12 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
         ...raw,
         wm: raw.wm ?? -Infinity,
         dd: decodeDedup(raw.dd),
+        latest: toDict(raw.latest),
         series: seriesRecordFromJSON(raw.series),
         trends: trendRecordFromJSON(raw.trends),
+        outliers: toDict(raw.outliers),
+        alerts: alertBookFromJSON(raw.alerts),
+        procs: toDict(raw.procs),
       };
     },
   });
@@ -224,8 +232,8 @@ export function patientSummary(id: string, s: PatientView, now: number): Record<
   for (const k of VITALS) if (s.latest[k]) latest[k] = s.latest[k]![1];
   if (s.latest.on_oxygen) latest.on_oxygen = s.latest.on_oxygen[1] === 1;
   if (s.latest.consciousness) latest.consciousness = CONSCIOUSNESS[s.latest.consciousness[1]] ?? 'A';
-  const windows: Record<string, unknown> = {};
-  const trends: Record<string, unknown> = {};
+  const windows = dict<unknown>();
+  const trends = dict<unknown>();
   for (const [name, series] of Object.entries(s.series)) {
     windows[name] = latestStats(series);
     trends[name] = classify(s.trends[name]!).trend;
@@ -252,7 +260,7 @@ export function patientSummary(id: string, s: PatientView, now: number): Record<
 }
 
 export function patientTrends(s: PatientView): Record<string, ReturnType<typeof classify>> {
-  const out: Record<string, ReturnType<typeof classify>> = {};
+  const out = dict<ReturnType<typeof classify>>();
   for (const name of Object.keys(s.trends)) out[name] = classify(s.trends[name]!);
   return out;
 }

@@ -16,10 +16,11 @@
 // (with the same hysteresis margin, relative, for force and latency).
 import { defineActor, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
-import { levelRank, newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
+import { alertBookFromJSON, levelRank, newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
 import type { ClinicalConfig } from './config.js';
 import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
+import { dict, toDict } from './dict.js';
 import type { ProcedureSummaryMessage } from './patient.js';
 import { RollupEmitter } from './rollups.js';
 import { QuantileSketch, type SketchJSON } from './sketch.js';
@@ -42,6 +43,7 @@ export interface ProcedureState {
   maxRisk: number;
   critical: number;
   errors: number;
+  /** Counts by producer-chosen name: null-prototype records (dict.ts). */
   errorCodes: Record<string, number>;
   steps: Record<string, number>;
   arms: Record<string, number>;
@@ -63,7 +65,7 @@ export function newProcedure(): ProcedureState {
   const series = newSeries(SERIES.length);
   return {
     wm: -Infinity, dd: newDedup(), patient: null, events: 0, sumRisk: 0, maxRisk: 0, critical: 0, errors: 0,
-    errorCodes: {}, steps: {}, arms: {}, maxForce: 0, latency: new QuantileSketch(), series,
+    errorCodes: dict(), steps: dict(), arms: dict(), maxForce: 0, latency: new QuantileSketch(), series,
     smoothed: 0, level: 'low', base: { n: 0, mean: 0, v: 0 }, spikes: 0, alerts: newAlertBook(),
     lastErrorAt: -Infinity, notifyArmed: false,
   };
@@ -207,6 +209,10 @@ export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureS
         wm: raw.wm ?? -Infinity,
         lastErrorAt: raw.lastErrorAt ?? -Infinity,
         dd: decodeDedup(raw.dd),
+        errorCodes: toDict(raw.errorCodes),
+        steps: toDict(raw.steps),
+        arms: toDict(raw.arms),
+        alerts: alertBookFromJSON(raw.alerts),
         latency: QuantileSketch.fromJSON(raw.latency),
         series: seriesFromJSON(...SERIES.map((k) => raw.series[k] ?? { m: [], hr: [] })),
       };

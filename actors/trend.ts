@@ -1,6 +1,7 @@
 // Trend per series over its most recent minute buckets (by event time, so the answer does not
 // depend on arrival order): least-squares slope and residual scatter, classified as
 // `increasing`, `decreasing`, `stable` or `volatile`.
+import { dict } from './dict.js';
 
 export const Trend = { increasing: 'increasing', decreasing: 'decreasing', stable: 'stable', volatile: 'volatile' } as const;
 export type Trend = (typeof Trend)[keyof typeof Trend];
@@ -93,14 +94,14 @@ export function trendFromJSON(j: TrendJSON): TrendState {
 
 /** Snapshot form of a record of trends (same keys, same order). */
 export function trendRecordToJSON(r: Record<string, TrendState>): Record<string, TrendJSON> {
-  const out: Record<string, TrendJSON> = {};
+  const out = dict<TrendJSON>();
   for (const k in r) out[k] = trendToJSON(r[k]!);
   return out;
 }
 
 export function trendRecordFromJSON(r: Record<string, TrendJSON>): Record<string, TrendState> {
-  const out: Record<string, TrendState> = {};
-  for (const k in r) out[k] = trendFromJSON(r[k]!);
+  const out = dict<TrendState>();
+  for (const k of Object.keys(r)) out[k] = trendFromJSON(r[k]!);
   return out;
 }
 

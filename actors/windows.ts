@@ -8,6 +8,7 @@
 // minute and an hour window of several series of a cold actor, and as arrays of row arrays that
 // was ten or so scattered objects per series, each a likely cache miss. Snapshots keep the
 // row-array form (SeriesJSON), so their encoding did not change; summaries accept either form.
+import { dict } from './dict.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
@@ -262,14 +263,14 @@ export function seriesFromJSON(...js: SeriesJSON[]): SeriesState {
 
 /** Snapshot form of a record of single series (same keys, same order). */
 export function seriesRecordToJSON(rec: Record<string, SeriesState>): Record<string, SeriesJSON> {
-  const out: Record<string, SeriesJSON> = {};
+  const out = dict<SeriesJSON>();
   for (const k in rec) out[k] = seriesToJSON(rec[k]!);
   return out;
 }
 
 export function seriesRecordFromJSON(rec: Record<string, SeriesJSON>): Record<string, SeriesState> {
-  const out: Record<string, SeriesState> = {};
-  for (const k in rec) out[k] = seriesFromJSON(rec[k]!);
+  const out = dict<SeriesState>();
+  for (const k of Object.keys(rec)) out[k] = seriesFromJSON(rec[k]!);
   return out;
 }
 
