@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 /**
- * The node's configuration: one JSON file (VIGIL_CONFIG) plus VIGIL_* environment variables,
- * which win. Parsed once at start; an invalid setting stops the start with a message naming it.
- * (YAML is not supported: no YAML parser is among the project's dependencies.)
+ * The node's configuration: one YAML or JSON file (VIGIL_CONFIG) plus VIGIL_* environment
+ * variables, which win. Parsed once at start; an invalid setting stops the start with a message
+ * naming it.
  */
 export const nodeConfigSchema = z
   .object({
@@ -101,11 +103,57 @@ export function parseNodeConfig(file: Record<string, unknown>, env: NodeJS.Proce
   const r = nodeConfigSchema.safeParse(merged);
   if (!r.success) {
     const i = r.error.issues[0]!;
+    if (i.code === 'unrecognized_keys') throw new ConfigError(`unknown setting${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')} (the settings are listed in the README)`);
     const key = String(i.path[0] ?? '');
     const envName = Object.entries(ENV).find(([, v]) => v === key)?.[0];
     throw new ConfigError(`invalid setting ${key || '(root)'}${envName ? ` (${envName})` : ''}: ${i.message}`);
   }
   return r.data;
+}
+
+/**
+ * The settings of a config file's text: JSON when the name ends in .json, else YAML (which reads
+ * JSON too, so a JSON file under another name still works). YAML 1.2, as the `yaml` package reads
+ * it by default: `off` stays the string "off" and a repeated key is an error.
+ */
+export function parseConfigText(text: string, path: string): Record<string, unknown> {
+  const json = extname(path).toLowerCase() === '.json';
+  let doc: unknown;
+  try {
+    doc = json ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    // The yaml package appends a code excerpt after the first line; the first line names the spot.
+    const first = (err as Error).message.split('\n')[0]!.replace(/:$/, '');
+    throw new ConfigError(`VIGIL_CONFIG ${path}: not valid ${json ? 'JSON' : 'YAML'}: ${first}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(`VIGIL_CONFIG ${path}: the file must hold a mapping of settings (e.g. port: 8080), not ${Array.isArray(doc) ? 'a list' : `a ${typeof doc}`}`);
+  }
+  return doc as Record<string, unknown>;
+}
+
+/** URL schemes each store's client speaks; any other is refused at start, naming the setting. */
+const URL_SCHEMES: readonly [key: 'natsUrl' | 'redisUrl' | 'clickhouseUrl', env: string, schemes: readonly string[]][] = [
+  ['natsUrl', 'VIGIL_NATS_URL', ['nats:', 'tls:']],
+  ['redisUrl', 'VIGIL_REDIS_URL', ['redis:', 'rediss:']],
+  ['clickhouseUrl', 'VIGIL_CLICKHOUSE_URL', ['http:', 'https:']],
+];
+
+/**
+ * Refuses store URLs whose scheme the client would misread (an http:// NATS URL is dialled as
+ * NATS anyway). Kept out of the schema so tools that only read a configuration (the compose
+ * checks) can still report such a URL themselves.
+ */
+export function checkStoreUrls(config: Pick<NodeConfig, 'natsUrl' | 'redisUrl' | 'clickhouseUrl'>): void {
+  for (const [key, envName, schemes] of URL_SCHEMES) {
+    const v = config[key];
+    if (v === undefined) continue;
+    const scheme = new URL(v).protocol;
+    if (!schemes.includes(scheme)) {
+      throw new ConfigError(`invalid setting ${key} (${envName}): a ${schemes.map((s) => `${s}//`).join(' or ')} URL is needed, not ${scheme}//`);
+    }
+  }
 }
 
 export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<NodeConfig> = {}): Promise<NodeConfig> {
@@ -116,13 +164,12 @@ export async function loadNodeConfig(env: NodeJS.ProcessEnv = process.env, overr
     try {
       text = await readFile(path, 'utf8');
     } catch (err) {
-      throw new ConfigError(`VIGIL_CONFIG ${path}: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ConfigError(`VIGIL_CONFIG ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory, not a file' : (err as Error).message}`);
     }
-    try {
-      file = JSON.parse(text) as Record<string, unknown>;
-    } catch (err) {
-      throw new ConfigError(`VIGIL_CONFIG ${path}: not valid JSON: ${(err as Error).message}`);
-    }
+    file = parseConfigText(text, path);
   }
-  return parseNodeConfig(file, env, overrides);
+  const config = parseNodeConfig(file, env, overrides);
+  checkStoreUrls(config);
+  return config;
 }

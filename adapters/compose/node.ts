@@ -11,7 +11,7 @@ import { PrometheusMetrics } from '../prometheus/metrics.js';
 import { startServer, type RunningServer } from '../uws/server.js';
 import { AlertHub } from '../http/alert-hub.js';
 import { randomToken, TokenBook } from '../http/auth.js';
-import { ConfigError, type NodeConfig } from './config.js';
+import { checkStoreUrls, ConfigError, type NodeConfig } from './config.js';
 import { JetStreamEventLog } from '../nats/event-log.js';
 import { RedisSnapshotStore } from '../redis/snapshot-store.js';
 import { connect, type NatsConnection } from 'nats';
@@ -54,6 +54,7 @@ export interface NodeOptions {
 
 export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Promise<VigilNode> {
   const log = opts.log ?? ((l: string) => console.log(l));
+  checkStoreUrls(config);
   if (Boolean(config.natsUrl) !== Boolean(config.redisUrl)) {
     // Durable state is the log and the snapshots together: either alone loses data on a crash.
     throw new ConfigError('durable mode needs both VIGIL_NATS_URL and VIGIL_REDIS_URL');
