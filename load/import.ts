@@ -8,6 +8,19 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CliError, isFetchFailure, reason, unreachableNode } from '../adapters/compose/cli-errors.js';
+
+export const IMPORT_USAGE = `usage: vigil import FILE --tenant T [--url URL] [--token TOKEN] [--format csv|ndjson]
+
+  FILE                      CSV (header: patient_id, biometric_type, timestamp, value, systolic,
+                            diastolic, unit) or NDJSON (one event envelope per line)
+  --tenant T                tenant of the events (CSV rows get it as tenant_id)
+  --url URL                 the node (default http://127.0.0.1:$VIGIL_PORT, port 8080)
+  --token TOKEN             the tenant's token (default $VIGIL_TOKEN, then $VIGIL_DEMO_TOKEN)
+  --format csv|ndjson       default: csv for *.csv, else ndjson
+
+Prints a JSON summary (status ok, partial or failed). Exit status: 0 when some rows were
+accepted or all were duplicates, 1 when every row was rejected or the node refused the batch.`;
 
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
@@ -107,25 +120,51 @@ export interface ImportSummary {
 export async function runImport(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { tenant: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, format: { type: 'string' }, json: { type: 'string' } },
+    options: {
+      tenant: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' }, format: { type: 'string' }, json: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
   });
-  const file = positionals[0];
-  if (!file || !values.tenant) {
-    console.error('usage: vigil import FILE --tenant T [--url http://127.0.0.1:8080] [--token TOKEN] [--format csv|ndjson]');
-    return 2;
+  if (values.help) {
+    console.log(IMPORT_USAGE);
+    return 0;
   }
+  const file = positionals[0];
+  if (!file || !values.tenant) throw new CliError('FILE and --tenant are required (vigil import --help for usage)', 2);
   const url = values.url ?? `http://127.0.0.1:${process.env.VIGIL_PORT ?? 8080}`;
   const token = values.token ?? process.env.VIGIL_TOKEN ?? process.env.VIGIL_DEMO_TOKEN;
-  if (!token) {
-    console.error('vigil import: a tenant token is required (--token or VIGIL_TOKEN)');
-    return 2;
-  }
+  if (!token) throw new CliError('a tenant token is required (--token or VIGIL_TOKEN)', 2);
   const format = values.format ?? (/\.csv$/i.test(file) ? 'csv' : 'ndjson');
-  const text = await readFile(file, 'utf8');
-  const events = format === 'csv' ? csvToEnvelopes(text, values.tenant) : ndjsonToEnvelopes(text);
+  if (format !== 'csv' && format !== 'ndjson') throw new CliError(`--format ${format}: csv or ndjson`, 2);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${reason(err)}`);
+  }
+  let events: unknown[];
+  try {
+    events = format === 'csv' ? csvToEnvelopes(text, values.tenant) : ndjsonToEnvelopes(text);
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`);
+  }
   const summary = await importEvents(url, token, basename(file), events);
   console.log(JSON.stringify(summary, null, 2));
-  return summary.status === 'failed' ? 1 : 0;
+  if (summary.status === 'failed') {
+    console.error(`vigil import: every row of ${file} was rejected (${summary.dlq_rows} of ${summary.input_rows}; see rejected_by_code above)`);
+    return 1;
+  }
+  return 0;
+}
+
+/** fetch, with "the node cannot be reached" named by its URL. */
+async function post(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    if (isFetchFailure(err)) throw unreachableNode(new URL(url).origin, err);
+    throw err;
+  }
 }
 
 export async function importEvents(url: string, token: string, file: string, events: readonly unknown[]): Promise<ImportSummary> {
@@ -134,11 +173,11 @@ export async function importEvents(url: string, token: string, file: string, eve
   const s: ImportSummary = { import_id: importId, file, input_rows: events.length, output_rows: 0, duplicates: 0, dlq_rows: 0, rejected_by_code: {}, latency_ms: 0, status: 'ok' };
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-vigil-source': 'import' };
   for (let i = 0, b = 0; i < events.length; i += 1000, b++) {
-    const res = await fetch(`${url}/v1/events:batch`, { method: 'POST', headers, body: JSON.stringify({ batch_id: `${importId}:${b}`, events: events.slice(i, i + 1000) }) });
+    const res = await post(`${url}/v1/events:batch`, { method: 'POST', headers, body: JSON.stringify({ batch_id: `${importId}:${b}`, events: events.slice(i, i + 1000) }) });
     if (!res.ok) {
       s.status = 'failed';
       const body = await res.text();
-      throw new Error(`import batch ${b} refused: HTTP ${res.status} ${body}`);
+      throw new CliError(`import batch ${b} refused by ${url}: HTTP ${res.status} ${body.replace(/\s+/g, ' ').slice(0, 500)}`);
     }
     const ack = (await res.json()) as { accepted: number; duplicates: number; rejected: { code: string }[] };
     s.output_rows += ack.accepted;
@@ -146,9 +185,10 @@ export async function importEvents(url: string, token: string, file: string, eve
     s.dlq_rows += ack.rejected.length;
     for (const r of ack.rejected) s.rejected_by_code[r.code] = (s.rejected_by_code[r.code] ?? 0) + 1;
   }
-  if (s.dlq_rows > 0) s.status = 'partial';
+  // Every row refused is a failed import, not a partial one (a re-import of duplicates is ok).
+  if (s.dlq_rows > 0) s.status = s.dlq_rows === s.input_rows ? 'failed' : 'partial';
   s.latency_ms = Math.round(performance.now() - started);
-  const audit = await fetch(`${url}/v1/imports`, { method: 'POST', headers, body: JSON.stringify(s) });
-  if (!audit.ok) throw new Error(`import audit refused: HTTP ${audit.status} ${await audit.text()}`);
+  const audit = await post(`${url}/v1/imports`, { method: 'POST', headers, body: JSON.stringify(s) });
+  if (!audit.ok) throw new CliError(`import audit refused by ${url}: HTTP ${audit.status} ${(await audit.text()).replace(/\s+/g, ' ').slice(0, 500)}`);
   return s;
 }
