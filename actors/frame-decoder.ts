@@ -4,6 +4,7 @@
 import type { DecodedSink, FrameDecoder, FrameRejection, FrameVerdict } from '../runtime/ingest/protocol.js';
 import { loadTenantConfigDir, registryFromConfig } from './contracts/load.js';
 import { ContractRegistry, emptyValidated, type ActorEvent, type ValidatedBatch } from './contracts/registry.js';
+import { Shape } from './contracts/limits.js';
 import { RejectCode } from './contracts/spec.js';
 import { deadLetterEvent, FrameError, parseFrame, type DeadLetter } from './ingest.js';
 
@@ -58,8 +59,9 @@ export class ClinicalFrameDecoder implements FrameDecoder {
     for (const r of v.rejected) {
       // An array in a frame's list of events is no event: nested beyond the limit, it is the
       // frame's own structure that is too deep (a bare `[[[...]]]` body), refused as a whole.
-      if (r.code === RejectCode.TooDeep && Array.isArray(items[r.index])) {
-        return this.refuseFrame(RejectCode.TooDeep, `frame item ${r.index}: ${r.message}`, 400, text, tenant, source, now, batchId);
+      const item = items[r.index];
+      if (Array.isArray(item) && this.registry.shapeOf(item) === Shape.TooDeep) {
+        return this.refuseFrame(RejectCode.TooDeep, `frame item ${r.index} nests deeper than ${this.registry.maxEventDepth} levels`, 400, text, tenant, source, now, batchId);
       }
     }
     let newest = -Infinity;
@@ -79,7 +81,7 @@ export class ClinicalFrameDecoder implements FrameDecoder {
     const at = new Date(now).toISOString();
     const letters: DeadLetter[] = v.rejected.map((r) => ({
       tenant_id: tenant, source, index: r.index, event_id: r.event_id, code: r.code, message: r.message,
-      event: deadLetterEvent(items[r.index], r.code), rejected_at: at,
+      event: deadLetterEvent(items[r.index], r.code, this.registry), rejected_at: at,
     }));
     return { batchId, items: items.length, rejected: v.rejected, frameStatus: 0, deadLetters: letters, hosts: 0 };
   }

@@ -4,6 +4,7 @@
 import type { SubmitCallback, SubmitResult, RuntimeEvent } from '../runtime/runtime.js';
 import type { FrameVerdict } from '../runtime/ingest/protocol.js';
 import { ContractRegistry, emptyValidated, type ActorEvent, type Rejection, type ValidatedBatch } from './contracts/registry.js';
+import { Shape } from './contracts/limits.js';
 import { RejectCode } from './contracts/spec.js';
 
 /** The part of the actor runtime the ingest pipeline needs. */
@@ -114,14 +115,14 @@ const LETTER_STRING_CHARS = 1024;
 const LETTER_FIELDS = 64;
 
 /**
- * The event a dead letter carries. An event refused for its shape (`too_deep`, `too_large`) must
- * not travel as it is: the structured clone to the main thread, the JSON of the dead-letter row
- * and String() all recurse, and would throw on it. It goes as its top-level fields, scalars only
- * (so the event id, type and time still identify it). Every other refused event passed the shape
- * limits first (ContractRegistry.validate measures before anything else), so it goes whole.
+ * The event a dead letter carries. One over the event limits (refused `too_deep` or `too_large`,
+ * or refused for something else with a too-deep field outside its payload) must not travel as it
+ * is: the structured clone to the main thread, the JSON of the dead-letter row and String() all
+ * recurse, and would throw on it. It goes as its top-level fields, scalars only (so the event id,
+ * type and time still identify it). Measuring here is on the refusal path only.
  */
-export function deadLetterEvent(item: unknown, code: string): unknown {
-  if (code !== RejectCode.TooDeep && code !== RejectCode.TooLarge) return item;
+export function deadLetterEvent(item: unknown, code: string, registry: ContractRegistry): unknown {
+  if (code !== RejectCode.TooDeep && code !== RejectCode.TooLarge && registry.shapeOf(item) === Shape.Ok) return item;
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return `(not kept: ${Array.isArray(item) ? 'an array' : typeof item} over the event limits)`;
   }
@@ -188,7 +189,7 @@ export class IngestService {
     const at = new Date(this.clock.now()).toISOString();
     this.deadLetters(rejected.map((r) => ({
       tenant_id: tenant, source, index: r.index, event_id: r.event_id, code: r.code, message: r.message,
-      event: items ? deadLetterEvent(items[r.index], r.code) : null, rejected_at: at,
+      event: items ? deadLetterEvent(items[r.index], r.code, this.registry) : null, rejected_at: at,
     })));
   }
 

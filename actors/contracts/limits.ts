@@ -2,8 +2,11 @@
 // JSON.parse builds whatever depth the input has, but every walk after it recurses: JSON.stringify
 // of a routed batch or an events_raw row, the structured clone of a dead letter, String() of an
 // array. Each of those throws RangeError somewhere between a few thousand and ten thousand levels,
-// wherever that happens to be (a worker, the main thread). So each event is measured here, once,
-// without recursion, and refused if it nests too deep or one of its objects or arrays is too big.
+// wherever that happens to be (a worker, the main thread). So what an actor gets of an event (its
+// payload, and its attributes) is measured here, once, without recursion, and the event refused if
+// it nests too deep or one of its objects or arrays is too big. The rest of an envelope goes
+// nowhere unless the event is refused: a dead letter measures the whole event (`measure`) and
+// carries a truncated copy when it is over the limits (actors/ingest.ts deadLetterEvent).
 
 export const DEFAULT_MAX_EVENT_DEPTH = 32;
 export const DEFAULT_MAX_EVENT_KEYS = 1000;
@@ -32,6 +35,32 @@ export class ShapeGauge {
     if (!(maxDepth >= 2) || !(maxKeys >= 1)) throw new RangeError(`event limits: depth must be >= 2 and keys >= 1 (got ${maxDepth}, ${maxKeys})`);
   }
 
+  /**
+   * The payload and attributes of an envelope (on every event: a direct read of each, and a walk
+   * of what they hold; a flat payload costs one for-in).
+   */
+  measureEvent(env: Record<string, unknown>): Shape {
+    this.field = '';
+    const p = env.payload;
+    if (typeof p === 'object' && p !== null) {
+      const r = this.walk(p, 2);
+      if (r !== Shape.Ok) {
+        this.field = 'payload';
+        return r;
+      }
+    }
+    const a = env.attributes;
+    if (typeof a === 'object' && a !== null) {
+      const r = this.walk(a, 2);
+      if (r !== Shape.Ok) {
+        this.field = 'attributes';
+        return r;
+      }
+    }
+    return Shape.Ok;
+  }
+
+  /** A whole item of a frame, whatever it is (for dead letters: off the accepting path). */
   measure(item: unknown): Shape {
     this.field = '';
     if (typeof item !== 'object' || item === null) return Shape.Ok;

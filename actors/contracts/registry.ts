@@ -151,6 +151,15 @@ export class ContractRegistry {
     versions.set(def.schemaVersion, { def, merged, check: compileChecker(merged) });
   }
 
+  /** How a whole frame item measures against the event limits (dead letters; not on the accepting path). */
+  shapeOf(item: unknown): Shape {
+    return this.gauge.measure(item);
+  }
+
+  get maxEventDepth(): number {
+    return this.gauge.maxDepth;
+  }
+
   /** The published contract of one type as zod (for documentation and tests). */
   zodFor(tenant: string, eventType: string, version: number): z.ZodType<Record<string, unknown>> | undefined {
     const t = this.lookup(tenant, eventType)?.get(version);
@@ -178,19 +187,18 @@ export class ContractRegistry {
     const gauge = this.gauge;
     for (let i = 0; i < items.length; i++) {
       const e = items[i];
-      // First, before anything reads the event: whatever is refused here is never walked again.
-      const shape = gauge.measure(e);
-      if (shape !== Shape.Ok) {
-        const env = typeof e === 'object' && e !== null && !Array.isArray(e) ? (e as Record<string, unknown>) : null;
-        const id = env !== null && typeof env.event_id === 'string' && env.event_id.length <= 128 && !illFormed(env.event_id) ? env.event_id : null;
-        pushReject(out, i, id, shape === Shape.TooDeep ? RejectCode.TooDeep : RejectCode.TooLarge, gauge.message(shape));
-        continue;
-      }
       if (typeof e !== 'object' || e === null || Array.isArray(e)) {
         out.rejected.push({ index: i, event_id: null, code: RejectCode.NotAnObject, message: `event must be a JSON object, got ${e === null ? 'null' : Array.isArray(e) ? 'array' : typeof e}` });
         continue;
       }
       const env = e as Record<string, unknown>;
+      // First, before anything reads what an actor would get: refused here, never walked again.
+      const shape = gauge.measureEvent(env);
+      if (shape !== Shape.Ok) {
+        const id = typeof env.event_id === 'string' && env.event_id.length <= 128 && !illFormed(env.event_id) ? env.event_id : null;
+        pushReject(out, i, id, shape === Shape.TooDeep ? RejectCode.TooDeep : RejectCode.TooLarge, gauge.message(shape));
+        continue;
+      }
       const eventId = typeof env.event_id === 'string' ? env.event_id : null;
       if (eventId === null) {
         if (env.event_id === undefined || env.event_id === null) pushReject(out, i, eventId, RejectCode.MissingField, 'event_id is required');

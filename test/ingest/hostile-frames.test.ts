@@ -79,11 +79,25 @@ describe('hostile frames in an ingest worker', () => {
     leavesTheWorker(g);
   });
 
-  it('refuses an event 10,000 objects deep (in its payload, or as the whole body)', () => {
+  it('refuses an event 10,000 objects deep in its payload or attributes; a body that deep is no event, and its dead letter is cut', () => {
     const { decoder, router, epoch } = setup();
-    const g = routeGroup(decoder, router, epoch, group([telemetry('deepobj', `,"x":${deepObjects(10_000)}`), deepObjects(10_000), vitals('fine')]));
-    expect(g.verdicts.map((v) => [v.items, v.frameStatus, ...codes(v)])).toEqual([[1, 0, [0, 'too_deep']], [1, 0, [0, 'too_deep']], [1, 0]]);
-    expect(routedIds(g)).toEqual([[], [], ['fine']]);
+    const deepAttrs = vitals('deepattr').replace(/}$/, `,"attributes":{"a":${deepObjects(10_000)}}}`);
+    const g = routeGroup(decoder, router, epoch, group([telemetry('deepobj', `,"x":${deepObjects(10_000)}`), deepAttrs, deepObjects(10_000), vitals('fine')]));
+    expect(g.verdicts.map((v) => [v.items, v.frameStatus, ...codes(v)])).toEqual([[1, 0, [0, 'too_deep']], [1, 0, [0, 'too_deep']], [1, 0, [0, 'missing_field']], [1, 0]]);
+    expect(g.verdicts[1]!.rejected![0]!.message).toContain('"attributes" nests deeper');
+    expect((g.verdicts[2]!.deadLetters![0] as { event: unknown }).event).toEqual({ a: '(not kept)' });
+    expect(routedIds(g)).toEqual([[], [], [], ['fine']]);
+    leavesTheWorker(g);
+  });
+
+  it('an event refused for another reason carries a cut dead letter when it is over the limits; a deep field outside payload and attributes goes nowhere', () => {
+    const { decoder, router, epoch } = setup();
+    const unknownType = telemetry('unk').replace('surgical.telemetry', 'no.such.type').replace(/}$/, `,"extra":${deepArrays(10_000)}}`);
+    const envelopeExtra = vitals('extra').replace(/}$/, `,"extra":${deepArrays(10_000)}}`);
+    const g = routeGroup(decoder, router, epoch, group([`[${unknownType},${envelopeExtra}]`]));
+    expect(codes(g.verdicts[0]!)).toEqual([[0, 'unknown_event_type']]);
+    expect((g.verdicts[0]!.deadLetters![0] as { event: Record<string, unknown> }).event).toMatchObject({ event_id: 'unk', event_type: 'no.such.type', payload: '(not kept)', extra: '(not kept)' });
+    expect(routedIds(g)).toEqual([['extra']]);
     leavesTheWorker(g);
   });
 
