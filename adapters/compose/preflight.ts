@@ -37,10 +37,16 @@ export function chdbDir(config: NodeConfig, cmd: 'start' | 'migrate'): string | 
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  // After a crash the pid in `status` may since belong to something else: where /proc shows the
+  // command line, only a Node process (a node, migrate, bench, a test) counts as the holder.
+  try {
+    return /node|vigil/i.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 

@@ -1,6 +1,7 @@
 // Each way `vigil start`, `vigil migrate`, `vigil import` and the admin commands commonly fail is
 // one line on stderr naming the setting, URL or path, with a non-zero exit; and the checks that
 // make it so run before anything is opened (no migration before "port in use").
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -8,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError, reason, shownUrl } from '../../adapters/compose/cli-errors.js';
 import { parseNodeConfig } from '../../adapters/compose/config.js';
 import { startNode, type VigilNode } from '../../adapters/compose/node.js';
-import { explainStartError } from '../../adapters/compose/preflight.js';
+import { chdbHolder, explainStartError } from '../../adapters/compose/preflight.js';
 import { BUILT, expectOneLine, freePort, tempDir, vigil, vigilAsync, vigilStart } from './cli-run.js';
 
 describe.skipIf(!BUILT)('vigil start: one line per misconfiguration, nothing opened', () => {
@@ -169,6 +170,37 @@ describe.skipIf(!BUILT)('vigil import and the admin commands', () => {
     const m = await run(['import', 'bad.csv', '--tenant', 'demo', '--url', node.url]);
     expect([m.status, expectOneLine(m)]).toEqual([2, 'vigil import: a tenant token is required (--token or VIGIL_TOKEN)']);
   }, 30_000);
+});
+
+describe('who holds a chDB data dir (its status file)', () => {
+  const d = tempDir('vigil-chdb-status-');
+  afterAll(() => d.remove());
+  const status = (pid: number) => writeFileSync(join(d.dir, 'status'), `PID: ${pid}\nStarted at: 2026-01-01 00:00:00\nRevision: 1\n`);
+
+  it('no status file, this process, a process that is gone: nobody', () => {
+    expect(chdbHolder(d.dir)).toBeNull();
+    status(process.pid);
+    expect(chdbHolder(d.dir)).toBeNull();
+    const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    status(Number(gone.stdout.trim()));
+    expect(chdbHolder(d.dir)).toBeNull();
+  });
+
+  it('a live Node process is the holder; on Linux a live pid reused by something else is not', async () => {
+    const node = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 20000)']);
+    const other = existsSync('/proc/self/cmdline') ? spawn('sleep', ['20']) : null;
+    try {
+      status(node.pid!);
+      expect(chdbHolder(d.dir)).toBe(node.pid);
+      if (other) {
+        status(other.pid!);
+        expect(chdbHolder(d.dir)).toBeNull();
+      }
+    } finally {
+      node.kill();
+      other?.kill();
+    }
+  });
 });
 
 describe('failures from inside startNode, said in the user\'s terms', () => {
