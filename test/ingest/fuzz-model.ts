@@ -380,8 +380,20 @@ export class FuzzModel {
           rej(withPayload(e, { x: new RawJson(`${'['.repeat(d)}1${']'.repeat(d)}`) }), 'too_deep', shapeEcho(e), 'deeply nested payload field');
         },
         () => {
+          const e = ghostVitals();
+          const d = this.pick([40, 3000]);
+          rej({ ...e, attributes: { a: new RawJson(`${'{"a":'.repeat(d)}1${'}'.repeat(d)}`) } }, 'too_deep', shapeEcho(e), 'deeply nested attributes');
+        },
+        () => {
+          // Only what an actor gets is measured up front: anything else deep fails its own check
+          // (and its dead letter is cut, not walked).
           const d = this.pick([100, 10_000]);
-          rej(new RawJson(`${'{"a":'.repeat(d)}{}${'}'.repeat(d)}`), 'too_deep', null, 'deeply nested bare event');
+          rej(new RawJson(`${'{"a":'.repeat(d)}{}${'}'.repeat(d)}`), 'missing_field', null, 'deeply nested bare event');
+        },
+        () => {
+          const e = ghostVitals();
+          const d = this.pick([100, 10_000]);
+          rej({ ...e, device_id: new RawJson(`${'['.repeat(d)}${']'.repeat(d)}`) }, 'invalid_type', e.event_id as string, 'deeply nested device_id');
         },
         () => {
           const e = ghostVitals();

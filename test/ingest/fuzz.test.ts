@@ -106,7 +106,7 @@ function checkRefusal(what: string, p: Extract<Planned, { kind: 'refused' }>, a:
 
 // ------------------------------------------------------------------------------ WebSocket
 
-async function wsLane(lane: number, tenant: Tenant): Promise<void> {
+async function wsLane(lane: number, tenant: Tenant, plan: Planned[]): Promise<void> {
   let ws = await RawWs.open(t.node.port, '/v1/stream', TOKEN[tenant]);
   let sent: { p: Planned; certain: number }[] = [];
   let checked = 0;
@@ -129,8 +129,7 @@ async function wsLane(lane: number, tenant: Tenant): Promise<void> {
     await ws.until(sent.length, 20_000);
     settle();
   };
-  for (let i = 0; i < WS_FRAMES_PER_LANE; i++) {
-    const p = model.frame(tenant, 'ws');
+  for (const p of plan) {
     totals.frames++;
     totals.wsFrames++;
     if (p.kind === 'fatal') {
@@ -173,9 +172,9 @@ async function post(tenant: Tenant, body: string | Buffer): Promise<{ status: nu
   return { status: r.status, body: parsed };
 }
 
-async function httpLane(lane: number, tenant: Tenant): Promise<void> {
-  for (let i = 0; i < HTTP_FRAMES_PER_LANE; i++) {
-    const p = model.frame(tenant, 'http');
+async function httpLane(lane: number, tenant: Tenant, plan: Planned[]): Promise<void> {
+  for (let i = 0; i < plan.length; i++) {
+    const p = plan[i]!;
     totals.frames++;
     totals.httpFrames++;
     const what = `http lane ${lane} request ${i + 1}`;
@@ -217,9 +216,17 @@ describe(`fuzz (seed ${SEED})`, () => {
       expect(a.status).toBe(200);
       checkAck(`primers ${tenant}`, p, a.body as AckBody, 0);
     }
+    // Planned in full before anything is sent, lane by lane in turn: the seed alone decides every
+    // frame, however the lanes' sends interleave.
+    const wsPlans = Array.from({ length: WS_LANES }, (): Planned[] => []);
+    const httpPlans = Array.from({ length: HTTP_LANES }, (): Planned[] => []);
+    for (let step = 0; step < Math.max(WS_FRAMES_PER_LANE, HTTP_FRAMES_PER_LANE); step++) {
+      if (step < WS_FRAMES_PER_LANE) wsPlans.forEach((plan, i) => plan.push(model.frame(TENANTS[i % 2]!, 'ws')));
+      if (step < HTTP_FRAMES_PER_LANE) httpPlans.forEach((plan, i) => plan.push(model.frame(TENANTS[i % 2]!, 'http')));
+    }
     await Promise.all([
-      ...Array.from({ length: WS_LANES }, (_, i) => wsLane(i, TENANTS[i % 2]!)),
-      ...Array.from({ length: HTTP_LANES }, (_, i) => httpLane(i, TENANTS[i % 2]!)),
+      ...wsPlans.map((plan, i) => wsLane(i, TENANTS[i % 2]!, plan)),
+      ...httpPlans.map((plan, i) => httpLane(i, TENANTS[i % 2]!, plan)),
     ]);
 
     // Events whose key was sent once in the whole run are certainly new.
