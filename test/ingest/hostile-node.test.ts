@@ -113,6 +113,16 @@ describe('Object.prototype names are ordinary names', () => {
     expect(Object.keys(s.body.window_stats).sort()).toEqual([...types, 'heart_rate'].sort());
   });
 
+  it('patient ids named like Object.prototype members are separate patients, each readable', async () => {
+    const names = Object.getOwnPropertyNames(Object.prototype);
+    const a = await postBatch(node(), names.map((n, i) => vitals(`proto-id-${i}`, n, { heart_rate: 60 + i })));
+    expect(a.body).toMatchObject({ accepted: names.length, rejected: [] });
+    for (const [i, n] of names.entries()) {
+      const s = await http<{ patient_id: string; latest_vitals: { heart_rate: number } }>(node(), `/v1/patients/${n}/risk-summary`);
+      expect([n, s.status, s.body.patient_id, s.body.latest_vitals?.heart_rate]).toEqual([n, 200, n, 60 + i]);
+    }
+  });
+
   it('steps and error codes named like Object.prototype members are counted exactly; a procedure named __proto__ is listed', async () => {
     const steps = ['__proto__', '__proto__', '__proto__', 'constructor', 'constructor', 'toString'];
     const a = await postBatch(node(), steps.map((step, i) => telemetry(`proto-t${i}`, 'proto-pp', '__proto__', { step, error_code: step })));
