@@ -1,23 +1,7 @@
+import { alertView, type AlertView } from '../../runtime/alert-view.js';
 import { AlertLevel, type AlertLevelName, type AlertRecord, type AlertSink } from '../../runtime/ports.js';
 
-export interface AlertView {
-  type: 'alert';
-  alert_id: string;
-  tenant_id: string;
-  subject: { kind: string; id: string };
-  level: AlertLevelName;
-  state: 'open' | 'resolved';
-  reason: string;
-  value: number;
-  event_time: string;
-}
-
-export function alertView(a: AlertRecord): AlertView {
-  return {
-    type: 'alert', alert_id: a.alertId, tenant_id: a.tenant, subject: { kind: a.subjectKind, id: a.subjectId },
-    level: a.level, state: a.state, reason: a.reason, value: a.value, event_time: new Date(a.eventTime).toISOString(),
-  };
-}
+export { alertView, type AlertView } from '../../runtime/alert-view.js';
 
 type Subscriber = { tenant: string; minLevel: number; push: (a: AlertView) => void };
 

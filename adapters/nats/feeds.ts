@@ -12,7 +12,7 @@
 import { headers, type NatsConnection, type Subscription } from 'nats';
 import type { DeadLetter, FrameOutcome } from '../../actors/ingest.js';
 import type { AlertRecord, AlertSink } from '../../runtime/ports.js';
-import { alertView } from '../http/alert-hub.js';
+import { alertView } from '../../runtime/alert-view.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
