@@ -226,7 +226,7 @@ export class ContractRegistry {
         continue;
       }
       if (t !== tenant) {
-        pushReject(out, i, eventId, RejectCode.TenantMismatch, `tenant_id ${JSON.stringify(t)} is not the tenant of this token`);
+        pushReject(out, i, eventId, RejectCode.TenantMismatch, `tenant_id ${JSON.stringify(t)} is not the tenant this frame came in for (its token, or its NATS subject)`);
         continue;
       }
       const et = env.event_type;

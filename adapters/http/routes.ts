@@ -161,7 +161,7 @@ function tenantArea(deps: HttpDeps): Area {
   const analytics = (req: RouteRequest): AnalyticsReads => {
     if (deps.analytics) return deps.analytics;
     throw new ApiError('not_implemented',
-      `${req.path.replace(/\/v1\/patients\/[^/]+/, '/v1/patients/{id}')} is served from the analytics store, which is not built yet (issue 6)`);
+      `${req.path.replace(/\/v1\/patients\/[^/]+/, '/v1/patients/{id}')} is served from the analytics store, which is off on this node (VIGIL_ANALYTICS=off); turn it on to use it`);
   };
   return {
     claims: (p) => p.startsWith('/v1/'),
