@@ -5,7 +5,8 @@ import { hashHex } from './hash.js';
 
 /** Open alerts of one subject, by reason; `n` counts episodes so each opening gets a new id. */
 export interface AlertBookState {
-  open: Record<string, { id: string; level: AlertLevelName; since: number; value: number }>;
+  /** `last`: for `signal_lost`, the event time of the last reading before the silence. */
+  open: Record<string, { id: string; level: AlertLevelName; since: number; value: number; last?: number }>;
   n: Record<string, number>;
 }
 
@@ -41,10 +42,11 @@ export const levelRank = (l: AlertLevelName): number => AlertLevel[l];
  * Opens (or re-levels) the alert for `reason`. The id is a hash of tenant, subject, reason and
  * episode number: the same stream yields the same ids, so a replay re-publishes, never duplicates.
  */
-export function raise(b: AlertBookState, ctx: ActorContext, reason: string, level: AlertLevelName, value: number, eventTime: number): void {
+export function raise(b: AlertBookState, ctx: ActorContext, reason: string, level: AlertLevelName, value: number, eventTime: number, last?: number): void {
   const cur = b.open[reason];
   if (cur && cur.level === level) {
     cur.value = value;
+    if (last !== undefined) cur.last = last;
     return;
   }
   let id: string;
@@ -55,7 +57,7 @@ export function raise(b: AlertBookState, ctx: ActorContext, reason: string, leve
     b.n[reason] = ep;
     id = `al_${hashHex(`${ctx.tenant}|${ctx.kind}|${ctx.id}|${reason}|${ep}`)}`;
   }
-  b.open[reason] = { id, level, since: cur?.since ?? eventTime, value };
+  b.open[reason] = last === undefined ? { id, level, since: cur?.since ?? eventTime, value } : { id, level, since: cur?.since ?? eventTime, value, last };
   ctx.emitAlert({ alertId: id, tenant: ctx.tenant, subjectKind: ctx.kind, subjectId: ctx.id, level, state: 'open', reason, value, eventTime });
 }
 
@@ -68,8 +70,10 @@ export function resolve(b: AlertBookState, ctx: ActorContext, reason: string, va
   ctx.emitAlert({ alertId: cur.id, tenant: ctx.tenant, subjectKind: ctx.kind, subjectId: ctx.id, level: cur.level, state: 'resolved', reason, value, eventTime });
 }
 
-export function openAlerts(b: AlertBookState): { alert_id: string; reason: string; level: AlertLevelName; since: number; value: number }[] {
+export function openAlerts(b: AlertBookState): { alert_id: string; reason: string; level: AlertLevelName; since: number; value: number; last_reading_at?: number }[] {
   return Object.entries(b.open)
-    .map(([reason, a]) => ({ alert_id: a.id, reason, level: a.level, since: a.since, value: a.value }))
+    .map(([reason, a]) => (a.last === undefined
+      ? { alert_id: a.id, reason, level: a.level, since: a.since, value: a.value }
+      : { alert_id: a.id, reason, level: a.level, since: a.since, value: a.value, last_reading_at: a.last }))
     .sort((x, y) => levelRank(y.level) - levelRank(x.level) || y.since - x.since);
 }

@@ -12,6 +12,13 @@ export const clinicalConfigSchema = z
         dedupCapacity: z.number().int().min(16).default(4096),
         /** A monitored patient whose vitals stop this long (processing time) raises `signal_lost`. */
         signalLostMs: z.number().int().min(1000).default(60_000),
+        /**
+         * Continuously monitored (so able to lose its signal): at least this many recent vitals
+         * readings with a median interval (event time) of at most `monitoredMaxIntervalMs`.
+         * Spot checks (hours apart) never qualify, so never raise `signal_lost`.
+         */
+        monitoredMinReadings: z.number().int().min(2).max(64).default(5),
+        monitoredMaxIntervalMs: z.number().int().min(1).default(60_000),
         trendPoints: z.number().int().min(3).max(120).default(12),
         volatileCv: z.number().positive().default(0.1),
         changeRatio: z.number().positive().default(0.05),

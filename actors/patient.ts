@@ -5,12 +5,14 @@ import { defineActor, type ActorContext, type ActorDefinition } from '../runtime
 import type { AlertLevelName } from '../runtime/ports.js';
 import { alertBookFromJSON, newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
 import type { ClinicalConfig } from './config.js';
+import { isMonitored, pushTime } from './cadence.js';
 import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
 import { dict, toDict } from './dict.js';
 import { news2, type News2Components, type News2Inputs, type News2Risk } from './news2.js';
 import { RollupEmitter } from './rollups.js';
 import { addPoint, classify, newTrend, trendRecordFromJSON, trendRecordToJSON, type TrendJSON, type TrendState } from './trend.js';
+import { toCanonical } from './units.js';
 import { addValue, advance, latestStats, newSeries, seriesRecordFromJSON, seriesRecordToJSON, type SeriesJSON, type SeriesState } from './windows.js';
 
 export const VITALS = ['heart_rate', 'resp_rate', 'spo2', 'systolic_bp', 'diastolic_bp', 'temperature_c'] as const;
@@ -45,9 +47,17 @@ export interface PatientState {
   news2: { score: number; risk: News2Risk; level: AlertLevelName; complete: boolean; components: News2Components; missing: readonly string[] } | null;
   alerts: AlertBookState;
   procs: Record<string, ProcedureSummaryMessage>;
+  /** Continuously monitored by the cadence rule (cadence.ts): only then can its signal be lost. */
   monitored: boolean;
   /** The last biometric readings (newest last), for the live view. */
   recent: { t: number; type: string; v: number; unit: string }[];
+  /**
+   * Event times of the last vitals readings, ascending, at most `monitoredMinReadings`. Not in
+   * snapshots from before the rule (decoded as empty: the patient re-qualifies on its next readings).
+   */
+  vt: number[];
+  /** Processing time the last vitals reading arrived (the silence is measured from it). */
+  vp?: number;
 }
 
 /** The state as summaries read it: live, or as decoded from a snapshot. */
@@ -59,7 +69,7 @@ export type PatientView = Omit<PatientState, 'dd' | 'series' | 'trends'> & {
 export function newPatient(): PatientState {
   return {
     wm: -Infinity, events: 0, dd: newDedup(), latest: dict(), series: dict(), trends: dict(), outliers: dict(),
-    news2: null, alerts: newAlertBook(), procs: dict(), monitored: false, recent: [],
+    news2: null, alerts: newAlertBook(), procs: dict(), monitored: false, recent: [], vt: [],
   };
 }
 
@@ -76,7 +86,8 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
   // Looked up by series name, which producers choose ("constructor" must find no bounds).
   const outlierBounds = new Map(Object.entries(cfg.outliers));
 
-  function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext): void {
+  /** `cv`: the value in the unit of the series' bounds (NaN: unknown unit, not checked). */
+  function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext, cv = v): void {
     let w = s.series[name];
     if (w === undefined) {
       if (Object.keys(s.series).length >= pc.maxSeries + VITALS.length + 8) return; // bounded state
@@ -90,7 +101,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     const grownTr = addPoint(tr, t, v, trendCfg.points);
     if (grownTr !== tr) s.trends[name] = grownTr;
     const b = outlierBounds.get(name);
-    if (b !== undefined && (v < b[0] || v > b[1])) {
+    if (b !== undefined && (cv < b[0] || cv > b[1])) {
       const o = (s.outliers[name] ??= { n: 0, last: [t, v] });
       o.n++;
       if (t > o.last[0] || (t === o.last[0] && v > o.last[1])) o.last = [t, v];
@@ -135,9 +146,13 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
           if (typeof p.consciousness === 'string') setLatest(s, 'consciousness', t, CONSCIOUSNESS.indexOf(p.consciousness as 'A'));
           if (typeof p.spo2_scale === 'number') setLatest(s, 'spo2_scale', t, p.spo2_scale);
           updateNews2(s, ctx, t);
-          s.monitored = true;
+          const now = ctx.now();
+          s.vp = now;
+          pushTime(s.vt, t, pc.monitoredMinReadings);
+          s.monitored = isMonitored(s.vt, pc.monitoredMinReadings, pc.monitoredMaxIntervalMs, pc.signalLostMs);
           // Re-armed in place on every vitals event: one wheel entry per patient, moved later.
-          ctx.setTimer('signal_lost', ctx.now() + pc.signalLostMs, 'processing');
+          if (s.monitored) ctx.setTimer('signal_lost', now + pc.signalLostMs, 'processing');
+          else ctx.cancelTimer('signal_lost');
           resolve(s.alerts, ctx, 'signal_lost', 0, t);
           break;
         }
@@ -145,13 +160,13 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
           const type = String(p.biometric_type);
           const unit = String(p.unit);
           if (typeof p.systolic === 'number' && typeof p.diastolic === 'number') {
-            record(s, `${type}.systolic`, t, p.systolic, ctx);
-            record(s, `${type}.diastolic`, t, p.diastolic, ctx);
+            record(s, `${type}.systolic`, t, p.systolic, ctx, toCanonical(type, unit, p.systolic));
+            record(s, `${type}.diastolic`, t, p.diastolic, ctx, toCanonical(type, unit, p.diastolic));
             setLatest(s, `${type}.systolic`, t, p.systolic);
             setLatest(s, `${type}.diastolic`, t, p.diastolic);
             pushRecent(s, t, `${type}.systolic`, p.systolic, unit);
           } else if (typeof p.value === 'number') {
-            record(s, type, t, p.value, ctx);
+            record(s, type, t, p.value, ctx, toCanonical(type, unit, p.value));
             setLatest(s, type, t, p.value);
             pushRecent(s, t, type, p.value, unit);
           }
@@ -175,8 +190,11 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     },
     onTimer(s, name, ctx) {
       if (name === 'signal_lost' && s.monitored) {
-        const lastVitals = Math.max(...VITALS.map((k) => s.latest[k]?.[0] ?? -Infinity));
-        raise(s.alerts, ctx, 'signal_lost', 'high', pc.signalLostMs / 1000, Number.isFinite(lastVitals) ? lastVitals : ctx.now());
+        // AlertRecord has no field for the last reading: the record carries the time it fired
+        // and the silence in seconds; the open alert in state also keeps the last reading's time.
+        const now = ctx.now();
+        const silenceS = (now - (s.vp ?? now - pc.signalLostMs)) / 1000;
+        raise(s.alerts, ctx, 'signal_lost', 'high', silenceS, now, s.vt.length > 0 ? s.vt[s.vt.length - 1] : undefined);
       }
       return s;
     },
@@ -193,10 +211,13 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
       return s;
     },
     // Same JSON as when series and trends were plain arrays: snapshots stay readable both ways.
-    encode: (s) => JSON.stringify({ ...s, dd: encodeDedup(s.dd), series: seriesRecordToJSON(s.series), trends: trendRecordToJSON(s.trends) }),
+    // An empty ring is left out: a snapshot from before the cadence rule re-encodes unchanged.
+    encode: (s) => JSON.stringify({
+      ...s, dd: encodeDedup(s.dd), series: seriesRecordToJSON(s.series), trends: trendRecordToJSON(s.trends), vt: s.vt.length > 0 ? s.vt : undefined,
+    }),
     decode: (data) => {
       const raw = JSON.parse(data) as Omit<PatientState, 'dd' | 'wm' | 'series' | 'trends'> & {
-        dd: string; wm: number | null; series: Record<string, SeriesJSON>; trends: Record<string, TrendJSON>;
+        dd: string; wm: number | null; series: Record<string, SeriesJSON>; trends: Record<string, TrendJSON>; vt?: number[];
       };
       return {
         ...raw,
@@ -208,6 +229,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
         outliers: toDict(raw.outliers),
         alerts: alertBookFromJSON(raw.alerts),
         procs: toDict(raw.procs),
+        vt: raw.vt ?? [],
       };
     },
   });

@@ -81,7 +81,11 @@ describe('patient actor', () => {
 
   it('raises signal_lost when a monitored patient goes quiet, and resolves it when vitals return', () => {
     const d = patient();
-    d.event(T0, vitals({ heart_rate: 70 }));
+    // Monitored: readings at a steady 1 s cadence (a single reading is a spot check).
+    for (let i = 0; i < cfg.patient.monitoredMinReadings; i++) {
+      if (i > 0) d.advance(1000);
+      d.event(T0 + i * 1000, vitals({ heart_rate: 70 }));
+    }
     d.advance(cfg.patient.signalLostMs - 1);
     expect(d.alerts.filter((a) => a.reason === 'signal_lost')).toHaveLength(0);
     d.advance(1);

@@ -71,7 +71,7 @@ describe('records keyed by producers\' names take Object.prototype names as ordi
           t += 1000; // all inside one hour: every reading is in the series' newest hour window
           const id = `e${k++}`;
           if (op.t === 'bio') {
-            d.event(t, { id, type: 'biometric.reading', h: 'biometric', v: 1, p: json({ patient_id: 'p1', biometric_type: op.name, value: op.value, unit: 'u' }) } satisfies ActorEvent);
+            d.event(t, { id, type: 'biometric.reading', h: 'biometric', v: 1, p: json({ patient_id: 'p1', biometric_type: op.name, value: op.value, unit: 'mg/dL' }) } satisfies ActorEvent);
             count(readings, op.name);
             latest.set(op.name, op.value);
             if (op.name === 'glucose' && (op.value < 70 || op.value > 200)) count(outliers, 'glucose');

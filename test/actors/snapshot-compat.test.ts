@@ -65,12 +65,26 @@ const cases: [keyof typeof fixtures, AnyActorDefinition, string, Timed[], Timed[
   ['procedure', createProcedure(cfg), 'pr1', procedureStream(0, 60, 'a'), procedureStream(60, 40, 'b')],
 ];
 
+// Deliberate changes since (issue 14): the cadence rule keeps recent vitals times (`vt`) and the
+// last vitals arrival (`vp`) and redefines `monitored`, and biometrics in an unknown unit (this
+// stream's 'u') are no longer checked against bounds. With those taken out of both sides,
+// everything is as the old code wrote it.
+function withoutIssue14(kind: string, snap: string): string {
+  if (kind !== 'patient') return snap;
+  const o = JSON.parse(snap) as { vt?: unknown; vp?: unknown; monitored?: unknown; outliers: Record<string, unknown> };
+  delete o.vt;
+  delete o.vp;
+  delete o.monitored;
+  for (const k of Object.keys(o.outliers)) if (k.startsWith('glucose') || k.startsWith('blood_pressure')) delete o.outliers[k];
+  return JSON.stringify(o);
+}
+
 describe('snapshots written by the previous state layout', () => {
   for (const [kind, def, id, first, rest] of cases) {
     it(`${kind}: the same stream still encodes to the stored snapshot`, () => {
       const d = new ActorDriver<unknown>(def, 't1', id);
       for (const [t, e] of first) d.event(t, e);
-      expect(d.snapshot()).toBe(fixtures[kind].before);
+      expect(withoutIssue14(kind, d.snapshot())).toBe(withoutIssue14(kind, fixtures[kind].before));
     });
 
     it(`${kind}: loads, re-encodes byte for byte, and carries on as the old code did`, () => {
@@ -80,7 +94,7 @@ describe('snapshots written by the previous state layout', () => {
       expect(d.snapshot()).toBe(f.before);
       for (const [t, e] of rest) d.event(t, e);
       for (const [t, e] of rest.slice(-5)) d.event(t, e);
-      expect(d.snapshot()).toBe(f.after);
+      expect(withoutIssue14(kind, d.snapshot())).toBe(withoutIssue14(kind, f.after));
       expect(d.rollups.map((r) => [r.metric, r.windowStart, r.revision, r.count, r.min, r.max, r.sum])).toEqual(f.rollups);
       expect(d.alerts.map((a) => [a.alertId, a.reason, a.level, a.state, a.value, a.eventTime])).toEqual(f.alerts);
       expect(d.duplicates).toBe(f.duplicates);
