@@ -6,6 +6,7 @@ import type { FrameVerdict } from '../runtime/ingest/protocol.js';
 import { ContractRegistry, emptyValidated, type ActorEvent, type Rejection, type ValidatedBatch } from './contracts/registry.js';
 import { Shape } from './contracts/limits.js';
 import { RejectCode } from './contracts/spec.js';
+import { VigilError } from '../runtime/errors.js';
 
 /** The part of the actor runtime the ingest pipeline needs. */
 export interface EventSubmitter {
@@ -61,15 +62,17 @@ export interface Ack {
 }
 
 /** A frame that cannot be taken at all (as opposed to some of its events). */
-export class FrameError extends Error {
+// Its status is the one adapters/http/errors.ts STATUS_OF gives its code (a test holds them
+// equal): actors/ cannot import the HTTP table, and the worker needs the status for WebSocket acks.
+export class FrameError extends VigilError {
   constructor(
-    readonly code: string,
+    code: RejectCode,
     message: string,
     readonly status: number,
     /** The frame's batch_id when it could be read before the frame was refused (echoed in the ack). */
     readonly batchId: string | null = null,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'FrameError';
   }
 }

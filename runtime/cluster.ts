@@ -262,7 +262,9 @@ export class ClusterCoordinator {
     const slots = [...this.held.keys()];
     if (slots.length > 0) {
       const kgs = slots.flatMap((s) => this.kgsOf(s));
-      await this.rt.releaseKeyGroups(kgs, this.options.handoverTimeoutMs).catch(() => undefined);
+      // A failed handover is logged, not thrown: the leases are released below either way, and the
+      // next owner restores from the last snapshots plus a log replay.
+      await this.rt.releaseKeyGroups(kgs, this.options.handoverTimeoutMs).catch((err: unknown) => this.log(`cluster: handing over ${slots.length} slot(s) failed: ${toWire(err).message}`));
       await Promise.all(slots.map((s) => this.ports.leases.release(SLOT + s, this.held.get(s)!.revision).catch(() => false)));
       this.m.handedOver.inc(slots.length);
       this.held.clear();
@@ -278,7 +280,7 @@ export class ClusterCoordinator {
     if (!this.held.delete(slot)) return;
     this.m.lost.inc();
     this.log(`cluster: lost slot ${slot} (${why}); dropping its key groups`);
-    void this.rt.dropKeyGroups(this.kgsOf(slot)).catch(() => undefined);
+    void this.rt.dropKeyGroups(this.kgsOf(slot)).catch((err: unknown) => this.log(`cluster: dropping slot ${slot} failed: ${toWire(err).message}`));
   }
 
   private schedule(): void {

@@ -250,6 +250,7 @@ export class ActorRuntime {
   async crashHost(h: number, how: 'exit' | 'throw'): Promise<void> {
     const host = this.hosts[h];
     if (!host?.control) throw new VigilError(ErrorCode.NotOwner, `no host ${h}`);
+    // Test hook: the call rejects because the worker dies under it, which is the point.
     void host.control.crash(how).catch(() => undefined);
   }
 
@@ -316,6 +317,7 @@ export class ActorRuntime {
   /** Drains: every actor passivates with a final snapshot, then the workers stop. */
   async close(): Promise<void> {
     if (this.closing) return;
+    // Closing goes on whatever settle says: a failure there already reached its submitters' callbacks.
     await this.settle().catch(() => undefined);
     this.closing = true;
     this.supervisor.closing = true;

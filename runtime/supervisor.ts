@@ -55,6 +55,11 @@ export class HostSupervisor {
   private readonly pool: Piscina;
   private readonly releaseWaiters = new Map<number, (actors: number) => void>();
   private nextReleaseReq = 1;
+  // A sink that rejects loses those alerts/rollups downstream (the actors' state keeps them, a
+  // replay re-emits them): said in the log, at most once a minute per sink with a count, so a
+  // store that is down does not flood it. Bound once: no closure per report.
+  private readonly alertSinkFailed = sinkFailureLog('alert sink publish');
+  private readonly rollupSinkFailed = sinkFailureLog('rollup sink write');
 
   constructor(deps: SupervisorDeps) {
     this.d = deps;
@@ -212,9 +217,9 @@ export class HostSupervisor {
     m.parked.set(s.parked, label);
     if (r.alerts) {
       for (const a of r.alerts) m.alerts.inc(1, { level: a.level, state: a.state });
-      void ports.alertSink.publish(r.alerts).catch(() => undefined);
+      void ports.alertSink.publish(r.alerts).catch(this.alertSinkFailed);
     }
-    if (r.rollups) void ports.rollupSink.write(r.rollups).catch(() => undefined);
+    if (r.rollups) void ports.rollupSink.write(r.rollups).catch(this.rollupSinkFailed);
     if (r.messages) this.d.routeMessages(r.messages);
     if (r.failures) {
       for (const f of r.failures) {
@@ -249,6 +254,8 @@ export class HostSupervisor {
       if (!ctl) return;
       const timer = { cancel: (): void => undefined };
       const timeout = new Promise<void>((r) => (timer.cancel = clock.setTimeout(r, this.d.options.drainTimeoutMs)));
+      // A drain that fails ends like one that times out: the host stops either way, and its
+      // actors' last snapshots are what replay starts from on the next run (nothing lost).
       await Promise.race([ctl.drain().catch(() => undefined), timeout]);
       timer.cancel();
       ctl[Comlink.releaseProxy]();
@@ -262,4 +269,20 @@ export class HostSupervisor {
     }
     await this.pool.destroy();
   }
+}
+
+const SINK_LOG_EVERY_MS = 60_000;
+
+/** A rejection handler for one sink: logs the first failure, then at most one line a minute with how many followed. */
+function sinkFailureLog(what: string): (err: unknown) => void {
+  let lastAt = -Infinity;
+  let since = 0;
+  return (err) => {
+    since++;
+    const now = Date.now();
+    if (now - lastAt < SINK_LOG_EVERY_MS) return;
+    console.error(`runtime: ${what} failed${since > 1 ? ` (${since} times since the last report)` : ''}: ${toWire(err).message}`);
+    lastAt = now;
+    since = 0;
+  };
 }

@@ -27,6 +27,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from '../../runtime/errors.js';
 import { BUILTIN_EVENT_TYPES, type EventTypeDefinition } from './builtin.js';
 import { ContractRegistry, eventTypeConfigSchema, eventTypeFromConfig, type RegistryOptions } from './registry.js';
 import { payloadSpecSchema, rulesSpecSchema, type PayloadSpec, type RulesSpec } from './spec.js';
@@ -63,9 +64,6 @@ export const tenantFileSchema = z
   .strict();
 export type TenantFile = z.input<typeof tenantFileSchema>;
 
-class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 function fail(file: string, field: string, message: string): never {
   throw new ConfigError(field ? `${file}: ${field}: ${message}` : `${file}: ${message}`);

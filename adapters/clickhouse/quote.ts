@@ -7,13 +7,18 @@
 //
 // Row data never goes through here: inserts send JSONEachRow bodies (see store.ts).
 
+import { VigilError } from '../../runtime/errors.js';
+
 /** Thrown for a value that has no safe literal; never caught and turned into SQL. */
-export class SqlValueError extends TypeError {
+export class SqlValueError extends VigilError {
   constructor(message: string) {
-    super(message);
+    super(SQL_VALUE, message);
     this.name = 'SqlValueError';
   }
 }
+
+/** The code of a SqlValueError: a bug in the caller (it passed a value no literal can hold). */
+export const SQL_VALUE = 'invalid_sql_value' as const;
 
 // Lone UTF-16 surrogates have no UTF-8 encoding: sent as is they would turn into U+FFFD (or
 // be rejected), so the literal would not mean the string the caller holds.

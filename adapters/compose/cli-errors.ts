@@ -1,11 +1,16 @@
 // How the command line reports failure: one line naming the setting, URL or path at fault, never a
 // stack trace (VIGIL_DEBUG=1 adds it, for bug reports).
 
+import { VigilError } from '../../runtime/errors.js';
+
+/** The code of every CliError: the CLI tells them apart by message and exit code, not by code. */
+export const CLI_FAILED = 'cli_failed' as const;
+
 /** A failure the user can act on: printed as `vigil <command>: <message>`, then exit with `exitCode`. */
-export class CliError extends Error {
-  override name = 'CliError';
+export class CliError extends VigilError {
   constructor(message: string, readonly exitCode: 1 | 2 = 1) {
-    super(message);
+    super(CLI_FAILED, message);
+    this.name = 'CliError';
   }
 }
 

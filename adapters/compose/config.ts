@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from '../../runtime/errors.js';
 
 /**
  * The node's configuration: one YAML or JSON file (VIGIL_CONFIG) plus VIGIL_* environment
@@ -89,9 +90,8 @@ const ENV: Record<string, keyof NodeConfig> = {
 /** The environment variable behind each setting (documented in the README, checked by tests). */
 export const CONFIG_ENV = ENV;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+// One ConfigError for the node config and the contract files; exported here too for callers of this module.
+export { ConfigError };
 
 export function parseNodeConfig(file: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env, overrides: Partial<NodeConfig> = {}): NodeConfig {
   const merged: Record<string, unknown> = { ...file };

@@ -1,7 +1,9 @@
-// Errors of the HTTP API (SPEC.md §3). Handlers throw ApiError with a code and a message; the
-// status a code answers with is decided in STATUS_OF, the one table, so a code never means two
-// statuses and a handler never picks one.
+// Errors of the HTTP API (SPEC.md §3). Handlers throw ApiError (a VigilError) with a code and a
+// message; the status a code answers with is decided in STATUS_OF, the one table, so a code never
+// means two statuses and a handler never picks one. Frame refusals from the ingest worker
+// (FrameError codes) answer from this table too (adapters/uws/ingest-routes.ts).
 import { randomUUID } from 'node:crypto';
+import { VigilError } from '../../runtime/errors.js';
 import type { HttpAnswer } from './message.js';
 
 export const STATUS_OF = {
@@ -13,6 +15,10 @@ export const STATUS_OF = {
   invalid_parameter: 400,
   /** A body (or frame) whose bytes are not UTF-8: read as text it would silently change. */
   invalid_utf8: 400,
+  /** A frame nesting deeper than the limit (actors/contracts/limits.ts), refused whole. */
+  too_deep: 400,
+  /** An object or array with more entries than the limit: the content is refused, not the byte count (that is payload_too_large). */
+  too_large: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
@@ -40,12 +46,10 @@ export function isApiErrorCode(code: unknown): code is ApiErrorCode {
   return typeof code === 'string' && Object.hasOwn(STATUS_OF, code);
 }
 
-export class ApiError extends Error {
-  constructor(
-    readonly code: ApiErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class ApiError extends VigilError {
+  declare readonly code: ApiErrorCode;
+  constructor(code: ApiErrorCode, message: string) {
+    super(code, message);
     this.name = 'ApiError';
   }
 
@@ -81,8 +85,14 @@ export function internalErrors(log: (line: string) => void): InternalErrors {
 
 const toStderr = internalErrors((line) => console.error(line));
 
-/** The answer for anything a handler threw: an ApiError by its code, anything else a logged 500. */
+/**
+ * The answer for anything a handler threw: a VigilError whose code the table knows answers by
+ * its code, anything else is a logged 500. An `internal` code answers with its message only when
+ * a handler chose it (ApiError); from anywhere else its message may carry what callers must not see.
+ */
 export function errorAnswer(err: unknown, internal: InternalErrors = toStderr, context = 'unknown request'): HttpAnswer {
-  if (err instanceof ApiError) return { status: err.status, body: errorBody(err.code, err.message) };
+  if (err instanceof VigilError && isApiErrorCode(err.code) && (err.code !== 'internal' || err instanceof ApiError)) {
+    return { status: STATUS_OF[err.code], body: errorBody(err.code, err.message) };
+  }
   return internal(err, context);
 }

@@ -320,6 +320,7 @@ export class JetStreamEventLog implements EventLog {
       const js = nc.jetstream({ timeout: timeoutMs });
       return new JetStreamEventLog(nc, owns, js, jsm, { stream: opts.stream, subjectPrefix: opts.subjectPrefix, partitions, timeoutMs });
     } catch (err) {
+      // Closing a connection that never got to carry anything: its failure adds nothing to the one thrown.
       if (owns) await nc.close().catch(() => undefined);
       throw unavailable(`open stream ${opts.stream}`, err);
     }

@@ -64,9 +64,22 @@ export function followClusterAlerts(nc: NatsConnection, cluster: string, sink: A
         alertId: v.alert_id, tenant: v.tenant_id, subjectKind: v.subject.kind, subjectId: v.subject.id, level: v.level,
         state: v.state, reason: v.reason, value: v.value, eventTime: Date.parse(v.event_time),
       };
-      void sink.publish([rec]).catch(() => undefined);
+      void sink.publish([rec]).catch(publishFailed);
     },
   });
+}
+
+// Another node's alert the local sink refused (its subscribers miss it; the owner's store has it):
+// logged, at most once a minute with a count, so a sink that is down does not flood the log.
+let publishFailures = 0;
+let publishLoggedAt = -Infinity;
+function publishFailed(err: unknown): void {
+  publishFailures++;
+  const now = Date.now();
+  if (now - publishLoggedAt < 60_000) return;
+  console.error(`nats: publishing a cluster alert locally failed${publishFailures > 1 ? ` (${publishFailures} times since the last report)` : ''}: ${(err as Error)?.message ?? String(err)}`);
+  publishLoggedAt = now;
+  publishFailures = 0;
 }
 
 /** Rejected events to the tenant's DLQ subject. */

@@ -17,6 +17,7 @@ export function bounded<T>(p: Promise<T>, ms: number, why = `no reply within ${m
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error(why), { code: 'TIMEOUT' })), ms);
   });
+  // Only to mark p handled when the timeout wins: the race still rejects with p's error otherwise.
   p.catch(() => undefined);
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -79,6 +80,7 @@ export class ConnectionGuard {
     } catch {
       // closing anyway
     } finally {
+      // Best-effort close at shutdown: the connection carries nothing unsent by now (drained above or given up).
       if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
     }
   }

@@ -226,6 +226,7 @@ export class JetStreamLeaseStore implements LeaseStore {
       const kv = await bounded(open(), timeoutMs);
       return new JetStreamLeaseStore(nc, owns, kv, { bucket: opts.bucket, ttlMs: opts.ttlMs, timeoutMs });
     } catch (err) {
+      // Closing a connection that never got to carry anything: its failure adds nothing to the one thrown.
       if (owns) await nc.close().catch(() => undefined);
       throw unavailable(`open bucket ${opts.bucket}`, err);
     }

@@ -386,9 +386,9 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 }
 
-class DeadlineError extends Error {
+class DeadlineError extends VigilError {
   constructor(ms: number) {
-    super(`no reply within ${ms} ms`);
+    super(ErrorCode.Timeout, `no reply within ${ms} ms`);
     this.name = 'DeadlineError';
   }
 }

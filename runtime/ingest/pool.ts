@@ -109,7 +109,8 @@ export class IngestPool<C> {
       if (this.closed || lane.worker !== w) return;
       // Whatever it held is answered as failed (the producer retries); a new worker takes the lane.
       this.failSent(lane, new VigilError(ErrorCode.HostDied, `ingest worker ${id} exited with ${code}`));
-      void this.spawn(lane, id).catch(() => undefined);
+      // A lane whose worker cannot be replaced takes no more frames: said in the log, never silently.
+      void this.spawn(lane, id).catch((err: unknown) => console.error(`ingest: replacing worker ${id} failed: ${(err as Error)?.message ?? String(err)}`));
     });
     return lane.ready;
   }

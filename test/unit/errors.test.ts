@@ -44,3 +44,54 @@ describe('wire errors', () => {
     expect(new VigilError(ErrorCode.StoreUnavailable, 'redis down', { cause }).cause).toBe(cause);
   });
 });
+
+describe('one error family', () => {
+  it('every error class the project throws on purpose is a VigilError with a code, keeping its name', async () => {
+    const { ConfigError } = await import('../../adapters/compose/config.js');
+    const { ConfigError: RuntimeConfigError } = await import('../../runtime/errors.js');
+    const { FrameError } = await import('../../actors/ingest.js');
+    const { ApiError } = await import('../../adapters/http/errors.js');
+    const { SqlValueError } = await import('../../adapters/clickhouse/quote.js');
+    const { CliError } = await import('../../adapters/compose/cli-errors.js');
+    // One ConfigError, whichever module a caller imports it from.
+    expect(ConfigError).toBe(RuntimeConfigError);
+    const cases: [Error & { code: string }, string, string][] = [
+      [new ConfigError('bad'), 'ConfigError', 'invalid_config'],
+      [new FrameError('too_many_events', 'too many', 413), 'FrameError', 'too_many_events'],
+      [new ApiError('not_found', 'no such patient'), 'ApiError', 'not_found'],
+      [new SqlValueError('bad literal'), 'SqlValueError', 'invalid_sql_value'],
+      [new CliError('cannot reach'), 'CliError', 'cli_failed'],
+    ];
+    for (const [e, name, code] of cases) {
+      expect(e, name).toBeInstanceOf(VigilError);
+      expect(e.name).toBe(name);
+      expect(e.code).toBe(code);
+      expect(toWire(e)).toEqual({ code, message: e.message });
+    }
+  });
+
+  it('the contract loader throws the same ConfigError', async () => {
+    const { loadTenantConfigDir } = await import('../../actors/contracts/load.js');
+    const { ConfigError } = await import('../../runtime/errors.js');
+    const err = await loadTenantConfigDir('/nonexistent/vigil-tenants').then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as VigilError).code).toBe('invalid_config');
+  });
+
+  it('the HTTP answer comes from STATUS_OF by code for any VigilError; an unplanned internal one stays private', async () => {
+    const { errorAnswer, STATUS_OF, ApiError } = await import('../../adapters/http/errors.js');
+    const logged: string[] = [];
+    const internal = (): { status: number; body: unknown } => {
+      logged.push('x');
+      return { status: 500, body: { error: { code: 'internal', message: 'internal error (request id r)' } } };
+    };
+    expect(errorAnswer(new VigilError('too_deep', 'nests too deep'), internal)).toEqual({ status: 400, body: { error: { code: 'too_deep', message: 'nests too deep' } } });
+    expect(errorAnswer(new ApiError('too_many_events', 'at most 2'), internal).status).toBe(413);
+    expect(errorAnswer(new VigilError(ErrorCode.Internal, 'SELECT secret'), internal).status).toBe(500);
+    expect(errorAnswer(new VigilError(ErrorCode.StoreUnavailable, 'redis down'), internal).status).toBe(500);
+    expect(logged).toHaveLength(2);
+    for (const code of ['invalid_json', 'invalid_type', 'invalid_utf8', 'too_deep', 'too_large', 'too_many_events', 'internal']) {
+      expect(Object.hasOwn(STATUS_OF, code), code).toBe(true);
+    }
+  });
+});
