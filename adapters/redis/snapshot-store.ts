@@ -375,7 +375,9 @@ export class RedisSnapshotStore implements SnapshotStore {
         deadlineMs,
       );
     } catch (err) {
-      if (err instanceof VigilError) throw err;
+      // A missed deadline is the store being unavailable to the caller (wrapped below, with the
+      // deadline as its cause); other VigilErrors already say what happened.
+      if (err instanceof VigilError && !(err instanceof DeadlineError)) throw err;
       const why = err instanceof Error ? err.message : String(err);
       throw new VigilError(
         ErrorCode.StoreUnavailable,
