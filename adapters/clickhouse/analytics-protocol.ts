@@ -2,6 +2,7 @@
 // queries and inserts on the calling thread, so it must not be the uWS thread) and every table
 // writer with its spool. Plain data only.
 import type { AlertRecord, RollupRow } from '../../runtime/ports.js';
+import type { AcceptedEvents } from '../../runtime/runtime-api.js';
 import type { DlqInput, IngestAuditInput } from './rows.js';
 
 export interface AnalyticsWorkerInit {
@@ -13,22 +14,11 @@ export interface AnalyticsWorkerInit {
 }
 
 /**
- * Events the actors accepted, for events_raw: the columns and the packed `[tenant[], id[], body[]]`
- * text of one routed batch as it went to its host, minus the positions in `skip` (duplicates and
- * refusals). Built into rows in the worker, so the main thread does nothing per event.
+ * Events the actors accepted, for events_raw: the runtime's `AcceptedEvents` of one routed batch
+ * (its packed text as it went to its host, minus the positions in `skip`). Built into rows in the
+ * worker, so the main thread does nothing per event.
  */
-export interface AcceptedBatch {
-  n: number;
-  kind: Uint8Array;
-  time: Float64Array;
-  packed: string;
-  /** Ascending positions that were not accepted. */
-  skip: number[];
-  /** Source of each event's frame: `sources[frame[i]]`. */
-  frame: Uint32Array;
-  sources: string[];
-  ingestTime: number;
-}
+export type AcceptedBatch = AcceptedEvents;
 
 export type ToAnalytics =
   | { t: 'query'; req: number; sql: string }
