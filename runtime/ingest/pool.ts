@@ -6,16 +6,9 @@ import { Worker } from 'node:worker_threads';
 import { ErrorCode, VigilError, fromWire } from '../errors.js';
 import type { FrameGroup, FromIngest, IngestWorkerInit, RoutedGroup } from './protocol.js';
 
-export interface IngestPoolOptions {
+/** What every worker is started with (its id aside), and how the pool schedules and reads time. */
+export interface IngestPoolOptions extends Omit<IngestWorkerInit, 'workerId'> {
   workers: number;
-  decoderModule: string;
-  decoderConfig: unknown;
-  kinds: string[];
-  keyGroups: number;
-  hosts: number;
-  hostOfKg: SharedArrayBuffer;
-  routeEpoch: SharedArrayBuffer;
-  maxFrameEvents: number;
   /** Runs `fn` once the current loop turn's I/O callbacks are done (setImmediate). */
   defer: (fn: () => void) => void;
   now: () => number;
@@ -78,17 +71,8 @@ export class IngestPool<C> {
   }
 
   private spawn(lane: Lane<C>, id: number): Promise<void> {
-    const init: IngestWorkerInit = {
-      workerId: id,
-      decoderModule: this.options.decoderModule,
-      decoderConfig: this.options.decoderConfig,
-      kinds: this.options.kinds,
-      keyGroups: this.options.keyGroups,
-      hosts: this.options.hosts,
-      hostOfKg: this.options.hostOfKg,
-      routeEpoch: this.options.routeEpoch,
-      maxFrameEvents: this.options.maxFrameEvents,
-    };
+    const { workers: _workers, defer: _defer, now: _now, ...shared } = this.options;
+    const init: IngestWorkerInit = { workerId: id, ...shared };
     const w = new Worker(workerUrl(), { workerData: init });
     lane.worker = w;
     lane.ready = new Promise<void>((resolve, reject) => {

@@ -4,20 +4,13 @@
 // frame, a frame-level refusal, or a close of the WebSocket with a documented code. Seeded, so a
 // failure replays with the same VIGIL_FUZZ_SEED.
 
+import { mulberry32 } from '../../load/sketch-bench.js';
+
 export type Tenant = 'acme' | 'demo';
 export const TENANTS: readonly Tenant[] = ['acme', 'demo'];
 
-/** mulberry32: small, seedable, good enough to pick cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's one seeded PRNG (mulberry32, from the load harness). */
+export const rng = mulberry32;
 
 /** Names an object keyed by user data must not confuse with its prototype's members. */
 export const PROTO_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__', 'toLocaleString'] as const;
