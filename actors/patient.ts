@@ -3,7 +3,8 @@
 // monitored patient's vitals stop, and the risk summaries its procedures send it.
 import { defineActor, type ActorContext, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
-import { alertBookFromJSON, newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
+import { alertBookFromJSON, newAlertBook, raise, resolve, type AlertBookState } from './alerts.js';
+import { isoOrNull, news2View, openAlertsView, readingView } from './views.js';
 import type { ClinicalConfig } from './config.js';
 import { isMonitored, pushTime } from './cadence.js';
 import type { ActorEvent } from './contracts/registry.js';
@@ -49,8 +50,11 @@ export interface PatientState {
   procs: Record<string, ProcedureSummaryMessage>;
   /** Continuously monitored by the cadence rule (cadence.ts): only then can its signal be lost. */
   monitored: boolean;
-  /** The last biometric readings (newest last), for the live view. */
-  recent: { t: number; type: string; v: number; unit: string }[];
+  /**
+   * The last biometric readings (newest last), for the live view. A blood pressure is one entry,
+   * `v` systolic and `d` diastolic (snapshots from before `d` hold `<type>.systolic` entries alone).
+   */
+  recent: { t: number; type: string; v: number; unit: string; d?: number }[];
   /**
    * Event times of the last vitals readings, ascending, at most `monitoredMinReadings`. Not in
    * snapshots from before the rule (decoded as empty: the patient re-qualifies on its next readings).
@@ -164,7 +168,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
             record(s, `${type}.diastolic`, t, p.diastolic, ctx, toCanonical(type, unit, p.diastolic));
             setLatest(s, `${type}.systolic`, t, p.systolic);
             setLatest(s, `${type}.diastolic`, t, p.diastolic);
-            pushRecent(s, t, `${type}.systolic`, p.systolic, unit);
+            pushRecent(s, t, type, p.systolic, unit, p.diastolic);
           } else if (typeof p.value === 'number') {
             record(s, type, t, p.value, ctx, toCanonical(type, unit, p.value));
             setLatest(s, type, t, p.value);
@@ -236,13 +240,13 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
 }
 
 /** The newest 20 readings by event time (not arrival), so a late reading lands in its place. */
-function pushRecent(s: PatientState, t: number, type: string, v: number, unit: string): void {
+function pushRecent(s: PatientState, t: number, type: string, v: number, unit: string, d?: number): void {
   const r = s.recent;
   const before = (x: { t: number; type: string; v: number }) => x.t < t || (x.t === t && (x.type < type || (x.type === type && x.v <= v)));
   let i = r.length;
   while (i > 0 && !before(r[i - 1]!)) i--;
   if (r.length >= 20 && i === 0) return;
-  r.splice(i, 0, { t, type, v, unit });
+  r.splice(i, 0, d === undefined ? { t, type, v, unit } : { t, type, v, unit, d });
   if (r.length > 20) r.shift();
 }
 
@@ -263,20 +267,20 @@ export function patientSummary(id: string, s: PatientView, now: number): Record<
   const wm = s.wm ?? -Infinity;
   return {
     patient_id: id,
-    news2: s.news2,
+    news2: news2View(s.news2),
     latest_vitals: latest,
     window_stats: windows,
     trends,
     outliers: s.outliers,
-    procedures: procs,
+    procedures: procs.map(({ type: _type, ...p }) => ({ ...p, updated_at: isoOrNull(p.updated_at) })),
     avg_risk: events > 0 ? procs.reduce((n, p) => n + p.avg_risk * p.events, 0) / events : null,
     // The worst procedure's p95: per-procedure sketches stay with the procedures.
     p95_latency_ms: procs.length > 0 ? Math.max(...procs.map((p) => p.p95_latency_ms)) : null,
     critical_count: procs.reduce((n, p) => n + p.critical_count, 0),
-    open_alerts: openAlerts(s.alerts),
-    recent_biometrics: s.recent,
+    open_alerts: openAlertsView(s.alerts),
+    recent_biometrics: s.recent.map(readingView),
     events: s.events,
-    updated_at: Number.isFinite(wm) ? new Date(wm).toISOString() : null,
+    updated_at: isoOrNull(wm),
     freshness_ms: Number.isFinite(wm) ? Math.max(0, now - wm) : null,
   };
 }

@@ -16,7 +16,8 @@
 // (with the same hysteresis margin, relative, for force and latency).
 import { defineActor, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
-import { alertBookFromJSON, levelRank, newAlertBook, openAlerts, raise, resolve, type AlertBookState } from './alerts.js';
+import { alertBookFromJSON, levelRank, newAlertBook, raise, resolve, type AlertBookState } from './alerts.js';
+import { isoOrNull, openAlertsView } from './views.js';
 import type { ClinicalConfig } from './config.js';
 import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
@@ -250,9 +251,9 @@ export function procedureSummary(id: string, s: EncodedProcedure, now: number): 
     steps: s.steps,
     level: s.level,
     smoothed_risk: s.smoothed,
-    open_alerts: openAlerts(s.alerts),
+    open_alerts: openAlertsView(s.alerts),
     window_stats: windows,
-    updated_at: Number.isFinite(wm) ? new Date(wm).toISOString() : null,
+    updated_at: isoOrNull(wm),
     freshness_ms: Number.isFinite(wm) ? Math.max(0, now - wm) : null,
   };
 }

@@ -46,8 +46,10 @@ describe('signal_lost by cadence', () => {
     expect(fired - stoppedAt).toBeLessThanOrEqual(cfg.patient.signalLostMs + 1000);
     const a = lost(d)[0]!;
     expect(a).toMatchObject({ state: 'open', level: 'high', eventTime: fired, value: (fired - stoppedAt) / 1000 });
-    const open = patientSummary('p1', d.state, d.now).open_alerts as { reason: string; last_reading_at?: number }[];
-    expect(open.find((x) => x.reason === 'signal_lost')?.last_reading_at).toBe(T0 + 29_000);
+    const open = patientSummary('p1', d.state, d.now).open_alerts as { reason: string; since: string; last_reading_at?: string }[];
+    const shown = open.find((x) => x.reason === 'signal_lost');
+    expect(shown?.last_reading_at).toBe(new Date(T0 + 29_000).toISOString());
+    expect(shown?.since).toBe(new Date(fired).toISOString());
     // Still silent: no second alert.
     d.advance(10 * cfg.patient.signalLostMs);
     expect(lost(d)).toHaveLength(1);

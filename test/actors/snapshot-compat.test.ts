@@ -71,7 +71,9 @@ const cases: [keyof typeof fixtures, AnyActorDefinition, string, Timed[], Timed[
 // everything is as the old code wrote it.
 function withoutIssue14(kind: string, snap: string): string {
   if (kind !== 'patient') return snap;
-  const o = JSON.parse(snap) as { vt?: unknown; vp?: unknown; monitored?: unknown; outliers: Record<string, unknown> };
+  const o = JSON.parse(snap) as { vt?: unknown; vp?: unknown; monitored?: unknown; outliers: Record<string, unknown>; recent?: { type: string; d?: number }[] };
+  // Issue 16: a recent blood pressure keeps its diastolic value, as one entry named by its type.
+  for (const r of o.recent ?? []) if (r.d !== undefined) { r.type = `${r.type}.systolic`; delete r.d; }
   delete o.vt;
   delete o.vp;
   delete o.monitored;

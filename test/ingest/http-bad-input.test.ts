@@ -226,8 +226,8 @@ describe('per-event rejections inside a 200 ack', () => {
       updated_at: new Date(now - 500).toISOString(),
     });
     // NEWS2 from the latest values: pulse 92 scores 1, the rest 0; on_oxygen was not sent.
-    expect(p.body.news2).toMatchObject({ score: 1, level: 'low', complete: false, missing: ['airOrOxygen'] });
-    expect(p.body.news2).toMatchObject({ components: { heartRate: 1, respRate: 0, spo2: 0, systolicBp: 0, temperature: 0, consciousness: 0, airOrOxygen: null } });
+    expect(p.body.news2).toMatchObject({ score: 1, level: 'low', complete: false, missing: ['air_or_oxygen'] });
+    expect(p.body.news2).toMatchObject({ components: { heart_rate: 1, resp_rate: 0, spo2: 0, systolic_bp: 0, temperature: 0, consciousness: 0, air_or_oxygen: null } });
 
     const proc = await http(node(), '/v1/procedures/mix-proc/risk-summary');
     expect(proc.status).toBe(200);
