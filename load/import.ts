@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parse } from 'csv-parse/sync';
 import { CliError, isFetchFailure, reason, unreachableNode } from '../adapters/compose/cli-errors.js';
 
 export const IMPORT_USAGE = `usage: vigil import FILE --tenant T [--url URL] [--token TOKEN] [--format csv|ndjson]
@@ -22,37 +23,18 @@ export const IMPORT_USAGE = `usage: vigil import FILE --tenant T [--url URL] [--
 Prints a JSON summary (status ok, partial or failed). Exit status: 0 when some rows were
 accepted or all were duplicates, 1 when every row was rejected or the node refused the batch.`;
 
+/**
+ * CSV text as rows of cells (RFC 4180 through csv-parse: quoted fields may hold commas, quotes
+ * and line breaks; a UTF-8 BOM is dropped; LF, CRLF and CR line ends; blank lines skipped). Rows
+ * may be shorter or longer than the header: the node answers for what is missing. A malformed
+ * file (an unclosed quote) throws with the line csv-parse names.
+ */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += c;
-    } else if (c === '"' && field === '') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      field = '';
-      if (row.length > 1 || row[0] !== '') rows.push(row);
-      row = [];
-    } else field += c;
+  try {
+    return parse(text, { bom: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  } catch (err) {
+    throw new Error(`not valid CSV: ${(err as Error).message}`);
   }
-  if (field !== '' || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 /** A CSV cell as JSON: numbers when numeric, empty cells omitted, anything else kept as text (the node rejects it with a code). */
@@ -96,7 +78,7 @@ export function csvToEnvelopes(text: string, tenant: string): unknown[] {
 }
 
 export function ndjsonToEnvelopes(text: string): unknown[] {
-  return text.split(/\r?\n/).filter((l) => l.trim() !== '').map((l) => {
+  return text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l.trim() !== '').map((l) => {
     try {
       return JSON.parse(l) as unknown;
     } catch {
