@@ -226,7 +226,8 @@ async function admin(cmd: 'inspect' | 'shards', rest: string[]): Promise<number>
   }
   const res = await adminFetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
   const body = await res.text();
-  console.log(body);
+  // An actor's state is read by a person: indented. Errors stay one line.
+  console.log(cmd === 'inspect' && res.ok ? JSON.stringify(JSON.parse(body), null, 2) : body);
   return res.ok ? 0 : 1;
 }
 

@@ -1,5 +1,6 @@
 import { patientSummary, patientTrends } from '../../actors/patient.js';
 import { procedureSummary } from '../../actors/procedure.js';
+import { inspectView } from '../../actors/inspect.js';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
 import type { ActorRuntime } from '../../runtime/runtime.js';
 import { ErrorCode } from '../../runtime/errors.js';
@@ -138,7 +139,7 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
         throw err;
       }
       if (!a) throw new ApiError('not_found', `no ${kind} ${id} for tenant ${tenant}`);
-      return { kind, tenant, id, resident: a.resident, status: a.status, last_seq: a.lastSeq, error: a.error, state: a.state };
+      return { kind, tenant, id, resident: a.resident, status: a.status, last_seq: a.lastSeq, error: a.error, ...inspectView(kind, id, a.state, now()) };
     },
   };
 }
