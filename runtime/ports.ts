@@ -62,6 +62,28 @@ export interface SnapshotCommit {
    * with VigilError code `fenced`. Checked atomically with the writes. Absent: no check.
    */
   readonly fence?: { readonly keyGroups: ArrayLike<number>; readonly tokens: ArrayLike<number> };
+  /**
+   * Changes to the due index (the actors of a key group with a processing-time timer, by their
+   * earliest due time), written atomically with the snapshots: the entry of `key` in
+   * `keyGroup`'s index becomes `at`, or is removed when `at` is null. Absent: no change.
+   */
+  readonly due?: readonly DueChange[];
+}
+
+/** One actor's entry in its key group's due index: its earliest processing-time timer. */
+export interface DueTimer {
+  readonly keyGroup: number;
+  /** The actor key, as in SnapshotRecord. */
+  readonly key: string;
+  /** Epoch ms. */
+  readonly at: number;
+}
+
+/** A due-index write: set the entry to `at`, or remove it (null). */
+export interface DueChange {
+  readonly keyGroup: number;
+  readonly key: string;
+  readonly at: number | null;
 }
 
 export interface SnapshotStore {
@@ -80,6 +102,11 @@ export interface SnapshotStore {
   fence(keyGroups: ArrayLike<number>, token: number): Promise<void>;
   /** Fencing tokens per key group, 0 where none was set; same order as `keyGroups`. */
   fences(keyGroups: ArrayLike<number>): Promise<number[]>;
+  /**
+   * Every entry of these key groups' due indexes (see SnapshotCommit.due), in no particular
+   * order: what a new owner of the key groups loads to wake passivated actors whose timers are due.
+   */
+  dueTimers(keyGroups: ArrayLike<number>): Promise<DueTimer[]>;
   close(): Promise<void>;
 }
 
@@ -139,6 +166,9 @@ export interface RollupRow {
 export const AlertLevel = { low: 1, medium: 2, high: 3, critical: 4 } as const;
 export type AlertLevelName = keyof typeof AlertLevel;
 
+/** `acknowledged` and `shelved` are still open (staff have seen it; silenced for a while). */
+export type AlertState = 'open' | 'acknowledged' | 'shelved' | 'resolved';
+
 export interface AlertRecord {
   /** Deterministic: the same condition on the same subject always gets the same id. */
   readonly alertId: string;
@@ -146,10 +176,57 @@ export interface AlertRecord {
   readonly subjectKind: string;
   readonly subjectId: string;
   readonly level: AlertLevelName;
-  readonly state: 'open' | 'resolved';
+  readonly state: AlertState;
   readonly reason: string;
   readonly value: number;
   readonly eventTime: number;
+  /** Acknowledged or shelved: who did it. */
+  readonly by?: string;
+  /** Acknowledged: their note, when they left one. */
+  readonly note?: string;
+  /** Shelved: when it comes back (epoch ms). */
+  readonly until?: number;
+}
+
+/**
+ * The patients each tenant has sent events for (GET /v1/patients), kept beside the durable state
+ * so the list survives a restart and every node of a cluster answers the same.
+ */
+export interface PatientIndex {
+  /** Adds (tenant, patient id) pairs; adding a known one changes nothing. */
+  addPatients(pairs: readonly (readonly [tenant: string, id: string])[]): Promise<void>;
+  /**
+   * One page of `tenant`'s patients in ascending code-point order, those after `cursor` (an id
+   * from an earlier page, exclusive). `next` is the last id of the page when more follow.
+   */
+  patientPage(tenant: string, limit: number, cursor: string | null): Promise<{ ids: string[]; next: string | null; total: number }>;
+  /** Patients per tenant (tenants with none are absent). */
+  patientCounts(): Promise<Record<string, number>>;
+  close(): Promise<void>;
+}
+
+/** Open alerts per level, with their sum. */
+export type OpenAlertCounts = Record<AlertLevelName | 'total', number>;
+
+/**
+ * The alert view derived from the actors' transitions: open alerts per tenant (anything not
+ * `resolved`, at its latest transition) and the newest transitions per tenant. Kept beside the
+ * durable state so it survives a restart, shared by every node of a cluster.
+ */
+export interface AlertIndex {
+  /**
+   * Applies transitions in order and returns those that changed the view. A transition that was
+   * already applied (same alert, same content: a replay after a restart or a takeover re-emits
+   * it) and any transition of an alert already resolved are skipped, so replays never duplicate.
+   */
+  applyAlerts(alerts: readonly AlertRecord[]): Promise<AlertRecord[]>;
+  /** Newest first, at or above `minLevel`; `tenant` null: every tenant's. */
+  recentAlerts(tenant: string | null, minLevel: AlertLevelName, limit: number): Promise<AlertRecord[]>;
+  /** Open alerts: highest level first, then latest transition first, then alert id descending. */
+  topAlerts(tenant: string, limit: number): Promise<AlertRecord[]>;
+  /** Exact open-alert counts per tenant (tenants with none are absent). */
+  openAlertCounts(): Promise<Record<string, OpenAlertCounts>>;
+  close(): Promise<void>;
 }
 
 /** Rows must be idempotent downstream: writing the same row twice leaves one row. */

@@ -1,11 +1,13 @@
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
-import type { SnapshotCommit, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
+import type { DueChange, DueTimer, SnapshotCommit, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
 
 /** The embedded snapshot store: on the main thread, so it outlives any worker. */
 export class MemorySnapshotStore implements SnapshotStore {
   private readonly snaps = new Map<string, SnapshotRecord>();
   private readonly cps = new Map<number, number>();
   private readonly tokens = new Map<number, number>();
+  /** Per key group: actor key → earliest processing-time due. */
+  private readonly due = new Map<number, Map<string, number>>();
   commits = 0;
 
   async load(keys: readonly string[]): Promise<(SnapshotRecord | undefined)[]> {
@@ -26,8 +28,21 @@ export class MemorySnapshotStore implements SnapshotStore {
         }
       }
     }
+    if (c.due) checkDue(c.due);
     for (const r of c.snapshots) this.snaps.set(r.key, { key: r.key, data: r.data, seq: r.seq });
     for (let i = 0; i < c.keyGroups.length; i++) this.cps.set(c.keyGroups[i]!, c.checkpointSeq);
+    if (c.due) {
+      for (const d of c.due) {
+        let idx = this.due.get(d.keyGroup);
+        if (d.at === null) {
+          idx?.delete(d.key);
+          if (idx?.size === 0) this.due.delete(d.keyGroup);
+          continue;
+        }
+        if (!idx) this.due.set(d.keyGroup, (idx = new Map()));
+        idx.set(d.key, d.at);
+      }
+    }
     this.commits++;
   }
 
@@ -51,6 +66,16 @@ export class MemorySnapshotStore implements SnapshotStore {
     return out;
   }
 
+  async dueTimers(keyGroups: ArrayLike<number>): Promise<DueTimer[]> {
+    const out: DueTimer[] = [];
+    for (let i = 0; i < keyGroups.length; i++) {
+      const kg = keyGroups[i]!;
+      const idx = this.due.get(kg);
+      if (idx) for (const [key, at] of idx) out.push({ keyGroup: kg, key, at });
+    }
+    return out;
+  }
+
   size(): number {
     return this.snaps.size;
   }
@@ -69,6 +94,18 @@ function checkFence(keyGroups: ArrayLike<number>, tokens: ArrayLike<number>): vo
     throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: fence has ${keyGroups.length} key groups but ${tokens.length} tokens`);
   }
   for (let i = 0; i < tokens.length; i++) checkToken(tokens[i]!, 'commit');
+}
+
+/** Shared with the Redis store's rule: due times are finite epoch ms, key groups non-negative integers. */
+function checkDue(due: readonly DueChange[]): void {
+  for (const d of due) {
+    if (!Number.isSafeInteger(d.keyGroup) || d.keyGroup < 0) {
+      throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: due index key group must be a non-negative integer, got ${d.keyGroup}`);
+    }
+    if (d.at !== null && !Number.isFinite(d.at)) {
+      throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: due time of ${JSON.stringify(d.key)} must be a finite number or null, got ${d.at}`);
+    }
+  }
 }
 
 function fenced(keyGroup: number, stored: number, token: number): VigilError {

@@ -11,6 +11,10 @@
 //   `${prefix}cp`             HASH    field = key group (decimal), value = checkpoint sequence
 //   `${prefix}fence`          HASH    field = key group (decimal), value = fencing token; only
 //                                     exists once some node called fence()
+//   `${prefix}due:${kg}`      ZSET    member = actor key, score = its earliest processing-time
+//                                     timer (epoch ms); one per key group that has any, written
+//                                     in the same transaction (or script) as the snapshots, so
+//                                     the index never disagrees with the snapshots it points at
 //
 // Values travel as UTF-8, so any well-formed string round-trips (newlines, NUL, astral
 // characters); a lone UTF-16 surrogate, which has no UTF-8 form, would come back as U+FFFD.
@@ -63,7 +67,7 @@
 // in order, so a late apply never lands after a newer commit from the same store.
 import { Redis, type RedisOptions } from 'ioredis';
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
-import type { SnapshotCommit, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
+import type { DueChange, DueTimer, SnapshotCommit, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
 
 export interface RedisSnapshotStoreOptions {
   /** An ioredis client (left open by close()) or a redis:// URL (the store owns that client). */
@@ -104,10 +108,13 @@ export function snapshotClientOptions(timeoutMs = DEFAULT_TIMEOUT_MS): RedisOpti
 // value goes back as the string read, never through a Lua number (tostring would print
 // 1e+15-style text for large tokens); Lua numbers are doubles, exact for every safe integer.
 
-// KEYS: fence hash, checkpoint hash, then one key per snapshot.
-// ARGV: n, n key groups, their n tokens, m, checkpoint seq, m key groups, one value per snapshot.
+// KEYS: fence hash, checkpoint hash, one key per snapshot, then one key per due index touched (d).
+// ARGV: n, n key groups, their n tokens, m, checkpoint seq, m key groups, one value per snapshot,
+// then per due index: its count of adds a, its count of removes r, a (score, member) pairs, r
+// members; last of all d.
 const COMMIT_SCRIPT = `
 local n = tonumber(ARGV[1])
+local d = tonumber(ARGV[#ARGV])
 for i = 1, n, ${SCRIPT_CHUNK} do
   local e = math.min(i + ${SCRIPT_CHUNK - 1}, n)
   local stored = redis.call('HMGET', KEYS[1], unpack(ARGV, 1 + i, 1 + e))
@@ -124,7 +131,7 @@ local at = 2 * n + 2
 local m = tonumber(ARGV[at])
 local seq = ARGV[at + 1]
 local v0 = at + 1 + m
-local nsnap = #KEYS - 2
+local nsnap = #KEYS - 2 - d
 for i = 1, nsnap, ${MSET_CHUNK} do
   local e = math.min(i + ${MSET_CHUNK - 1}, nsnap)
   local args = {}
@@ -142,6 +149,23 @@ for i = 1, m, ${SCRIPT_CHUNK} do
     args[#args + 1] = seq
   end
   redis.call('HSET', KEYS[2], unpack(args))
+end
+local p = v0 + nsnap + 1
+for k = 1, d do
+  local key = KEYS[2 + nsnap + k]
+  local a = tonumber(ARGV[p])
+  local r = tonumber(ARGV[p + 1])
+  p = p + 2
+  for i = 0, a - 1, ${SCRIPT_CHUNK} do
+    local e = math.min(i + ${SCRIPT_CHUNK}, a) - 1
+    redis.call('ZADD', key, unpack(ARGV, p + 2 * i, p + 2 * e + 1))
+  end
+  p = p + 2 * a
+  for i = 0, r - 1, ${SCRIPT_CHUNK} do
+    local e = math.min(i + ${SCRIPT_CHUNK}, r) - 1
+    redis.call('ZREM', key, unpack(ARGV, p + i, p + e))
+  end
+  p = p + r
 end
 return 0
 `;
@@ -179,6 +203,7 @@ export class RedisSnapshotStore implements SnapshotStore {
   private readonly snapPrefix: string;
   private readonly cpKey: string;
   private readonly fenceKey: string;
+  private readonly duePrefix: string;
   private readonly timeoutMs: number;
   /** The first connect of an owned client; operations wait for it (under their deadline). */
   private connecting: Promise<void> | undefined;
@@ -200,6 +225,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     this.snapPrefix = `${prefix}s:`;
     this.cpKey = `${prefix}cp`;
     this.fenceKey = `${prefix}fence`;
+    this.duePrefix = `${prefix}due:`;
     if (typeof options.client === 'string') {
       this.owned = true;
       this.client = new Redis(options.client, snapshotClientOptions(timeoutMs));
@@ -250,7 +276,8 @@ export class RedisSnapshotStore implements SnapshotStore {
   async commit(c: SnapshotCommit): Promise<void> {
     const { snapshots, keyGroups, checkpointSeq, fence } = c;
     if (fence) checkFence(fence.keyGroups, fence.tokens);
-    if (snapshots.length === 0 && keyGroups.length === 0) return;
+    const due = c.due ? groupDue(c.due) : null;
+    if (snapshots.length === 0 && keyGroups.length === 0 && due === null) return;
     let bytes = 0;
     for (const r of snapshots) {
       checkSeq(r.seq, r.key);
@@ -258,7 +285,7 @@ export class RedisSnapshotStore implements SnapshotStore {
     }
     if (keyGroups.length > 0) checkSeq(checkpointSeq, 'checkpoint');
     const deadlineMs = this.timeoutMs + Math.ceil(bytes / COMMIT_BYTES_PER_MS);
-    if (fence && fence.keyGroups.length > 0) return this.commitFenced(c, fence, deadlineMs);
+    if (fence && fence.keyGroups.length > 0) return this.commitFenced(c, fence, due, deadlineMs);
     const tx = this.client.multi();
     for (let i = 0; i < snapshots.length; i += MSET_CHUNK) {
       const args: string[] = [];
@@ -274,6 +301,13 @@ export class RedisSnapshotStore implements SnapshotStore {
       const args: string[] = [];
       for (let i = 0; i < keyGroups.length; i++) args.push(String(keyGroups[i]!), seq);
       tx.hset(this.cpKey, ...args);
+    }
+    if (due) {
+      for (const [kg, { add, rem }] of due) {
+        const key = this.duePrefix + kg;
+        for (let i = 0; i < add.length; i += 2 * MSET_CHUNK) tx.zadd(key, ...add.slice(i, i + 2 * MSET_CHUNK));
+        for (let i = 0; i < rem.length; i += MSET_CHUNK) tx.zrem(key, ...rem.slice(i, i + MSET_CHUNK));
+      }
     }
     await this.run('commit', deadlineMs, async () => {
       const res = await tx.exec();
@@ -322,6 +356,32 @@ export class RedisSnapshotStore implements SnapshotStore {
     });
   }
 
+  async dueTimers(keyGroups: ArrayLike<number>): Promise<DueTimer[]> {
+    if (keyGroups.length === 0) return [];
+    const kgs: number[] = [];
+    for (let i = 0; i < keyGroups.length; i++) kgs.push(keyGroups[i]!);
+    const replies = await this.run('due timers', this.timeoutMs, async () => {
+      // One round trip for all key groups.
+      const p = this.client.pipeline();
+      for (const kg of kgs) p.zrange(this.duePrefix + kg, '0', '-1', 'WITHSCORES');
+      return unwrap((await p.exec()) ?? []) as string[][];
+    });
+    if (replies.length !== kgs.length) {
+      throw new VigilError(ErrorCode.StoreUnavailable, `snapshot due timers: asked ${kgs.length} key groups, Redis answered ${replies.length}`);
+    }
+    const out: DueTimer[] = [];
+    replies.forEach((flat, i) => {
+      for (let j = 0; j + 1 < flat.length; j += 2) {
+        const at = Number(flat[j + 1]);
+        if (!Number.isFinite(at)) {
+          throw new VigilError(ErrorCode.SnapshotDecode, `due index of key group ${kgs[i]!} has a non-numeric score for ${JSON.stringify(flat[j]!.slice(0, 80))}`);
+        }
+        out.push({ keyGroup: kgs[i]!, key: flat[j]!, at });
+      }
+    });
+    return out;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -337,18 +397,33 @@ export class RedisSnapshotStore implements SnapshotStore {
     }
   }
 
-  private async commitFenced(c: SnapshotCommit, fence: NonNullable<SnapshotCommit['fence']>, deadlineMs: number): Promise<void> {
+  private async commitFenced(
+    c: SnapshotCommit,
+    fence: NonNullable<SnapshotCommit['fence']>,
+    due: Map<number, DueGroup> | null,
+    deadlineMs: number,
+  ): Promise<void> {
     const { snapshots, keyGroups } = c;
     const n = fence.keyGroups.length;
     const m = keyGroups.length;
-    const args: string[] = [COMMIT_SCRIPT, String(2 + snapshots.length), this.fenceKey, this.cpKey];
+    const d = due ? due.size : 0;
+    const args: string[] = [COMMIT_SCRIPT, String(2 + snapshots.length + d), this.fenceKey, this.cpKey];
     for (const r of snapshots) args.push(this.snapPrefix + r.key);
+    if (due) for (const kg of due.keys()) args.push(this.duePrefix + kg);
     args.push(String(n));
     for (let i = 0; i < n; i++) args.push(String(fence.keyGroups[i]!));
     for (let i = 0; i < n; i++) args.push(String(fence.tokens[i]!));
     args.push(String(m), String(c.checkpointSeq));
     for (let i = 0; i < m; i++) args.push(String(keyGroups[i]!));
     for (const r of snapshots) args.push(`${r.seq}\n${r.data}`);
+    if (due) {
+      for (const { add, rem } of due.values()) {
+        args.push(String(add.length / 2), String(rem.length));
+        for (const a of add) args.push(a);
+        for (const r of rem) args.push(r);
+      }
+    }
+    args.push(String(d));
     const res = await this.run('commit', deadlineMs, () => this.client.call('EVAL', args));
     if (!Array.isArray(res)) return;
     const i = Number(res[1]);
@@ -435,6 +510,43 @@ function checkFence(keyGroups: ArrayLike<number>, tokens: ArrayLike<number>): vo
 
 function corruptToken(keyGroup: string, v: unknown): VigilError {
   return new VigilError(ErrorCode.SnapshotDecode, `fencing token of key group ${keyGroup} is not a token: ${JSON.stringify(String(v).slice(0, 40))}`);
+}
+
+/** One key group's due-index writes: ZADD's (score, member) pairs and ZREM's members. */
+interface DueGroup {
+  add: string[];
+  rem: string[];
+}
+
+/**
+ * Groups due changes per key group; a key changed twice in one commit keeps its last change.
+ * Null when there are none. Validates first, so a bad change writes nothing.
+ */
+function groupDue(due: readonly DueChange[]): Map<number, DueGroup> | null {
+  if (due.length === 0) return null;
+  const last = new Map<number, Map<string, number | null>>();
+  for (const d of due) {
+    if (!Number.isSafeInteger(d.keyGroup) || d.keyGroup < 0) {
+      throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: due index key group must be a non-negative integer, got ${d.keyGroup}`);
+    }
+    if (d.at !== null && !Number.isFinite(d.at)) {
+      throw new VigilError(ErrorCode.InvalidOption, `snapshot commit: due time of ${JSON.stringify(d.key)} must be a finite number or null, got ${d.at}`);
+    }
+    let g = last.get(d.keyGroup);
+    if (!g) last.set(d.keyGroup, (g = new Map()));
+    g.delete(d.key); // re-inserted last: iteration order follows the final change
+    g.set(d.key, d.at);
+  }
+  const out = new Map<number, DueGroup>();
+  for (const [kg, g] of last) {
+    const group: DueGroup = { add: [], rem: [] };
+    for (const [key, at] of g) {
+      if (at === null) group.rem.push(key);
+      else group.add.push(String(at), key);
+    }
+    out.set(kg, group);
+  }
+  return out;
 }
 
 function decode(key: string, v: string): SnapshotRecord {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import { actorKey } from '../../runtime/ids.js';
-import type { SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
+import type { DueTimer, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
 
 export interface SnapshotStoreHarness {
   store: SnapshotStore;
@@ -251,6 +251,113 @@ export function snapshotStoreConformance(name: string, make: () => Promise<Snaps
         expect(await store.fences([1, 2])).toEqual([5, 0]);
         expect(await store.load(['k'])).toEqual([undefined]);
         expect(await store.checkpoints([1])).toEqual([0]);
+      });
+    });
+
+    describe('due index', () => {
+      const sorted = (ts: DueTimer[]): DueTimer[] =>
+        [...ts].sort((a, b) => a.keyGroup - b.keyGroup || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+      it('is empty by default and keeps one entry per actor per key group, written with the commit', async () => {
+        expect(await store.dueTimers([])).toEqual([]);
+        expect(await store.dueTimers([0, 1, 4095])).toEqual([]);
+        const a = actorKey('acme', 'patient', 'p-1');
+        const b = actorKey('acme', 'patient', 'p-2');
+        const c = actorKey('hôpital', 'patient', '患者 {42}\n');
+        await store.commit({
+          snapshots: [rec(a, 'sa', 1), rec(b, 'sb', 1), rec(c, 'sc', 1)],
+          keyGroups: [3, 7],
+          checkpointSeq: 1,
+          due: [
+            { keyGroup: 3, key: a, at: 1_700_000_060_000 },
+            { keyGroup: 3, key: b, at: 1_700_000_001_500.5 },
+            { keyGroup: 7, key: c, at: 0 },
+          ],
+        });
+        expect(sorted(await store.dueTimers([3, 7, 9]))).toEqual(sorted([
+          { keyGroup: 3, key: a, at: 1_700_000_060_000 },
+          { keyGroup: 3, key: b, at: 1_700_000_001_500.5 },
+          { keyGroup: 7, key: c, at: 0 },
+        ]));
+        // Per key group: only the ones asked for.
+        expect(await store.dueTimers([7])).toEqual([{ keyGroup: 7, key: c, at: 0 }]);
+        expect(await store.dueTimers(new Uint32Array([9]))).toEqual([]);
+      });
+
+      it('a later commit moves an entry or removes it (null); removing a missing one is fine', async () => {
+        await store.commit({ snapshots: [rec('a', 'v', 1)], keyGroups: [], checkpointSeq: 0, due: [{ keyGroup: 1, key: 'a', at: 100 }, { keyGroup: 1, key: 'b', at: 200 }] });
+        await store.commit({ snapshots: [rec('a', 'v2', 2)], keyGroups: [], checkpointSeq: 0, due: [{ keyGroup: 1, key: 'a', at: 50 }] });
+        expect(sorted(await store.dueTimers([1]))).toEqual([{ keyGroup: 1, key: 'a', at: 50 }, { keyGroup: 1, key: 'b', at: 200 }]);
+        await store.commit({
+          snapshots: [],
+          keyGroups: [],
+          checkpointSeq: 0,
+          due: [{ keyGroup: 1, key: 'b', at: null }, { keyGroup: 1, key: 'never', at: null }, { keyGroup: 2, key: 'x', at: null }],
+        });
+        expect(await store.dueTimers([1, 2])).toEqual([{ keyGroup: 1, key: 'a', at: 50 }]);
+      });
+
+      it('the last change of a key within one commit wins', async () => {
+        await store.commit({
+          snapshots: [],
+          keyGroups: [],
+          checkpointSeq: 0,
+          due: [{ keyGroup: 5, key: 'k', at: 10 }, { keyGroup: 5, key: 'k', at: null }, { keyGroup: 5, key: 'j', at: null }, { keyGroup: 5, key: 'j', at: 30 }],
+        });
+        expect(await store.dueTimers([5])).toEqual([{ keyGroup: 5, key: 'j', at: 30 }]);
+      });
+
+      it('holds many entries and returns them all', async () => {
+        const due = Array.from({ length: 2500 }, (_, i) => ({ keyGroup: i % 3, key: `p-${i}`, at: 1_000_000 + i }));
+        await store.commit({ snapshots: [], keyGroups: [], checkpointSeq: 0, due });
+        expect(sorted(await store.dueTimers([0, 1, 2]))).toEqual(sorted(due));
+        await store.commit({ snapshots: [], keyGroups: [], checkpointSeq: 0, due: due.map((d) => ({ ...d, at: null })) });
+        expect(await store.dueTimers([0, 1, 2])).toEqual([]);
+      });
+
+      it('a fenced commit writes its due changes, and a refused one writes none', async () => {
+        await store.fence([1, 2], 5);
+        await store.commit({
+          snapshots: [rec('a', 'va', 1)],
+          keyGroups: [1],
+          checkpointSeq: 1,
+          fence: { keyGroups: [1], tokens: [5] },
+          due: [{ keyGroup: 1, key: 'a', at: 1000 }],
+        });
+        expect(await store.dueTimers([1])).toEqual([{ keyGroup: 1, key: 'a', at: 1000 }]);
+        await store.fence([2], 9);
+        await rejection(
+          store.commit({
+            snapshots: [rec('a', 'va2', 2), rec('b', 'vb', 2)],
+            keyGroups: [1, 2],
+            checkpointSeq: 2,
+            fence: { keyGroups: [1, 2], tokens: [5, 5] },
+            due: [{ keyGroup: 1, key: 'a', at: null }, { keyGroup: 2, key: 'b', at: 2000 }],
+          }),
+          ErrorCode.Fenced,
+        );
+        expect(await store.dueTimers([1, 2])).toEqual([{ keyGroup: 1, key: 'a', at: 1000 }]);
+        // Many indexes in one fenced commit.
+        const due = Array.from({ length: 1200 }, (_, i) => ({ keyGroup: i % 4, key: `q-${i}`, at: i }));
+        await store.commit({ snapshots: [], keyGroups: [1], checkpointSeq: 3, fence: { keyGroups: [1], tokens: [5] }, due: [...due, { keyGroup: 1, key: 'a', at: null }] });
+        expect(sorted(await store.dueTimers([0, 1, 2, 3]))).toEqual(sorted(due));
+      });
+
+      it('rejects a non-finite due time or a bad key group with invalid_option and writes nothing', async () => {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const err = await rejection(
+            store.commit({ snapshots: [rec('k', 'v', 1)], keyGroups: [1], checkpointSeq: 1, due: [{ keyGroup: 1, key: 'ok', at: 5 }, { keyGroup: 1, key: 'k', at: bad }] }),
+            ErrorCode.InvalidOption,
+          );
+          expect(err.message).toContain(String(bad));
+        }
+        await rejection(
+          store.commit({ snapshots: [rec('k', 'v', 1)], keyGroups: [1], checkpointSeq: 1, due: [{ keyGroup: -1, key: 'k', at: 5 }] }),
+          ErrorCode.InvalidOption,
+        );
+        expect(await store.load(['k'])).toEqual([undefined]);
+        expect(await store.checkpoints([1])).toEqual([0]);
+        expect(await store.dueTimers([1])).toEqual([]);
       });
     });
   });
