@@ -3,6 +3,7 @@ import { procedureSummary } from '../../actors/procedure.js';
 import { inspectView } from '../../actors/inspect.js';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
 import type { ActorRuntime } from '../../runtime/runtime.js';
+import type { ClusterStatus } from '../../runtime/cluster.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { ApiError } from './errors.js';
 
@@ -80,7 +81,16 @@ export interface RemoteActor {
 export interface ClusterReads {
   /** The owner's view of the actor (null: it has none), or throws ApiError. */
   forward(kind: string, tenant: string, id: string): Promise<RemoteActor | null>;
-  status(): unknown;
+  status(): ClusterStatus | null;
+}
+
+/** GET /admin/cluster (and /admin/shards' `cluster`): the coordinator's status in the API's snake_case. */
+function clusterView(c: ClusterStatus | null): unknown {
+  if (c === null) return null;
+  return {
+    node: c.node, members: c.members, slots: c.slots, key_groups: c.keyGroups, owned: c.owned, leases: c.leases,
+    suspended: c.suspended, owners: c.owners, unowned: c.unowned, valid_for_ms: c.validForMs,
+  };
 }
 
 function notOwner(err: unknown): boolean {
@@ -113,8 +123,11 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
       key_groups: rt.options.keyGroups,
       shards: rt.shardMap.ranges().map((r) => ({ shard: r.shard, key_groups: [r.from, r.to], host: r.shard % rt.options.hosts })),
       epoch: rt.shardMap.epoch,
-      hosts: await rt.stats(),
-      ...(cluster ? { cluster: cluster.status() } : {}),
+      hosts: (await rt.stats()).map((h) => ({
+        host: h.hostId, generation: h.generation, applied_seq: h.appliedSeq, in_flight: h.inFlight, active: h.active,
+        parked: h.parked, timers: h.timers, key_groups: h.keyGroups, queued: h.queued, inbox: h.inbox,
+      })),
+      ...(cluster ? { cluster: clusterView(cluster.status()) } : {}),
     }),
     rescale: async (count) => {
       try {
@@ -127,7 +140,7 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
         throw err;
       }
     },
-    ...(cluster ? { cluster: async () => cluster.status() } : {}),
+    ...(cluster ? { cluster: async () => clusterView(cluster.status()) } : {}),
     actor: async (kind, tenant, id) => {
       if (!rt.kinds.includes(kind)) throw new ApiError('not_found', `no actor kind ${kind}`);
       let a: Awaited<ReturnType<ActorRuntime['inspect']>>;

@@ -12,7 +12,7 @@ export interface ClusterView {
   owned: number[];
   owners: ({ node: string; url: string } | null)[];
   unowned: number;
-  validForMs: number;
+  valid_for_ms: number;
 }
 
 export interface ClusterNode {

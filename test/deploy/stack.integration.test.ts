@@ -56,7 +56,7 @@ interface ClusterStatus {
   node: string;
   members: { node: string; url: string }[];
   slots: number;
-  keyGroups: number;
+  key_groups: number;
   owned: number[];
   owners: ({ node: string; url: string } | null)[];
   unowned: number;
@@ -254,7 +254,7 @@ describe('the compose environment against real servers', () => {
     expect(((await r.json()) as { accepted?: number }).accepted).toBe(ids.length);
     // Who owns each patient, by the cluster's own map: both nodes must own some of them.
     const st = await clusterOf(a);
-    const ownerOf = (id: string) => st.owners[slotOfKeyGroup(keyGroupOf('demo', 'patient', id, st.keyGroups), st.slots, st.keyGroups)]!.node;
+    const ownerOf = (id: string) => st.owners[slotOfKeyGroup(keyGroupOf('demo', 'patient', id, st.key_groups), st.slots, st.key_groups)]!.node;
     expect(new Set(ids.map(ownerOf)).size).toBe(2);
     for (const id of ids) {
       for (const n of nodes) {

@@ -32,3 +32,14 @@ describe('admin inspect', () => {
     expect(pr.body.summary).toMatchObject({ procedure_id: 'iv-proc', events: 1 });
   });
 });
+
+describe('admin shard map', () => {
+  it('answers host stats in the API’s snake_case', async () => {
+    const r = await http<{ hosts: Record<string, unknown>[] }>(t.node, '/admin/shards', { token: ADMIN_TOKEN });
+    expect(r.status).toBe(200);
+    expect(r.body.hosts.length).toBeGreaterThan(0);
+    for (const h of r.body.hosts) {
+      expect(Object.keys(h).sort()).toEqual(['active', 'applied_seq', 'generation', 'host', 'in_flight', 'inbox', 'key_groups', 'parked', 'queued', 'timers']);
+    }
+  });
+});
