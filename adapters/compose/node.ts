@@ -14,6 +14,8 @@ import { randomToken, TokenBook } from '../http/auth.js';
 import { checkStoreUrls, ConfigError, type NodeConfig } from './config.js';
 import { JetStreamEventLog } from '../nats/event-log.js';
 import { RedisSnapshotStore } from '../redis/snapshot-store.js';
+import { RedisReadModel } from '../redis/read-model.js';
+import { MemoryReadModel } from '../memory/index.js';
 import { connect, type NatsConnection } from 'nats';
 import { followClusterAlerts, NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js';
 import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
@@ -98,9 +100,27 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   if (nc) downstream.push(new NatsAlertSink(nc, config.cluster));
   if (analytics) downstream.push(analytics.alerts);
   const opsAlerts = new RecentAlertLog(200, downstream.length === 0 ? null : downstream.length === 1 ? downstream[0]! : new FanoutAlertSink(downstream));
-  // Several nodes: local actors' alerts go straight out (to NATS and analytics), and the view
-  // this node serves is fed back from NATS with every node's alerts.
-  const alerts = new AlertHub(clustered ? null : opsAlerts);
+  // Patient directory and open/recent alerts: in Redis beside the snapshots in durable mode, so
+  // they survive restarts and every node of a cluster serves the same lists.
+  const readModel = durable
+    ? new RedisReadModel({ client: config.redisUrl!, prefix: `vigil:{${config.cluster}}:` })
+    : new MemoryReadModel();
+  let readModelFailures = 0;
+  let readModelLoggedAt = -Infinity;
+  const readModelFailed = (err: Error): void => {
+    readModelFailures++;
+    // At most one line per 10 s while the store is down: the writes are retried.
+    if (Date.now() - readModelLoggedAt < 10_000) return;
+    readModelLoggedAt = Date.now();
+    log(`read model: ${readModelFailures} write(s) failed so far; latest: ${err.message}`);
+  };
+  // Several nodes: the owner of an actor applies its alerts to the shared index and sends what
+  // was new out (NATS, analytics); the feed this node serves is fed back from NATS with every
+  // node's alerts, and its reads come from the shared index.
+  const alertWriter = clustered ? new AlertHub(opsAlerts, { index: readModel, onError: readModelFailed }) : null;
+  const alerts = clustered
+    ? new AlertHub(null, { index: readModel, writes: false })
+    : new AlertHub(opsAlerts, { index: readModel, onError: readModelFailed });
   const alertFollow = clustered ? followClusterAlerts(nc!, config.cluster, alerts) : null;
   const deadLetters = nc ? new NatsDeadLetters(nc, config.cluster) : null;
   let eventLog: EventLog;
@@ -117,14 +137,14 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     eventLog,
     snapshotStore,
     rollupSink: analytics ? analytics.rollups : new MemoryRollupSink(),
-    alertSink: clustered ? opsAlerts : alerts,
+    alertSink: alertWriter ?? alerts,
     clock: systemClock,
     metrics,
   };
   // Several nodes: the coordinator is created once the node listens (it publishes its URL), but
   // the runtime asks it from the start; until then, and without one, these answer "alone".
   let coordinator: ClusterCoordinator | null = null;
-  const directory = new PatientDirectory();
+  const directory = new PatientDirectory(readModel, readModelFailed);
   const runtime = await ActorRuntime.start(
     {
       actorModules: [clinicalActorsModule()],
@@ -139,7 +159,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       onActorFailed: (f) => log(`actor failed: ${f.kind} ${f.tenant}/${f.id}: ${f.error.message}`),
       onIngestNotes: (n) => {
         const notes = n as IngestNotes;
-        for (const [tenant, id] of notes.patients) directory.add(tenant, id);
+        directory.addAll(notes.patients);
         freshness.noteNewest(notes.newest);
       },
       ...(analytics ? { onAccepted: (a: AcceptedEvents) => analytics.accepted(runtime.kinds, a) } : {}),
@@ -313,7 +333,9 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       await leases?.close();
       alertFollow?.unsubscribe();
       await alerts.close();
-      if (clustered) await opsAlerts.close();
+      await alertWriter?.close();
+      await directory.flushed();
+      await readModel.close();
       await feed?.close();
       await nc?.drain();
       await eventLog.close();

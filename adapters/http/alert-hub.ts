@@ -1,54 +1,161 @@
 import { alertView, type AlertView } from '../../runtime/alert-view.js';
-import { AlertLevel, type AlertLevelName, type AlertRecord, type AlertSink } from '../../runtime/ports.js';
+import { AlertLevel, type AlertIndex, type AlertLevelName, type AlertRecord, type AlertSink, type OpenAlertCounts } from '../../runtime/ports.js';
+import { MemoryReadModel } from '../../runtime/read-model.js';
 
 export { alertView, type AlertView } from '../../runtime/alert-view.js';
 
 type Subscriber = { tenant: string; minLevel: number; push: (a: AlertView) => void };
 
+export interface AlertHubOptions {
+  /** Where open and recent alerts are kept (default: in process, gone with the process). */
+  index?: AlertIndex;
+  /**
+   * true (default): publish() applies each batch to the index, then pushes and forwards only what
+   * the index applied, so a replay after a restart reaches neither the feed nor downstream twice.
+   * false: the batch was applied elsewhere (several nodes: by the actor's owner, whose applied
+   * transitions come back over NATS); publish() only pushes it to this node's subscribers.
+   */
+  writes?: boolean;
+  /** The index refused a batch (it is retried in order, every `retryMs`). */
+  onError?: (err: Error) => void;
+  /** Default 500 ms. */
+  retryMs?: number;
+  /**
+   * Transitions waiting for a failing index (default 10,000). Beyond it a batch skips the index
+   * (pushed and forwarded as it came, reported through onError) instead of piling up.
+   */
+  maxBacklog?: number;
+}
+
+/** Open alerts: the exact counts the index holds, per tenant and over all tenants. */
+export interface OpenAlertTotals {
+  total: OpenAlertCounts;
+  by_tenant: Record<string, OpenAlertCounts>;
+}
+
 /**
- * The node's live alert view: the newest alerts per tenant (bounded), the open ones for "top",
- * and the subscribers of /v1/alerts/stream. Forwards every batch to the configured sink.
+ * The node's alert view: serves /v1/alerts/recent and /v1/alerts/top from the AlertIndex (in
+ * Redis in durable mode, so they survive restarts and every node answers the same), pushes every
+ * new transition to the subscribers of /v1/alerts/stream and forwards it to the downstream sink.
+ * State-agnostic: whatever state a transition carries is kept as its alert's latest; only
+ * `resolved` ends an alert (the index's rule).
  */
 export class AlertHub implements AlertSink {
-  private readonly recent = new Map<string, AlertView[]>();
-  private readonly open = new Map<string, Map<string, AlertView>>();
   private readonly subs = new Set<Subscriber>();
+  readonly index: AlertIndex;
+  private readonly writes: boolean;
+  private readonly onError: (err: Error) => void;
+  private readonly retryMs: number;
+  private readonly maxBacklog: number;
+  /** Each batch's index step, chained so batches are pushed and forwarded in publish order. */
+  private tail: Promise<unknown> = Promise.resolve();
+  /** Set while the index fails: later batches queue behind the failing one instead of overtaking it. */
+  private failing = false;
+  private backlog = 0;
+  private closed = false;
+
   constructor(
     private readonly downstream: AlertSink | null,
-    private readonly keep = 1000,
-  ) {}
+    options: AlertHubOptions = {},
+  ) {
+    this.index = options.index ?? new MemoryReadModel();
+    this.writes = options.writes ?? true;
+    this.onError = options.onError ?? (() => {});
+    this.retryMs = options.retryMs ?? 500;
+    this.maxBacklog = options.maxBacklog ?? 10_000;
+  }
 
   async publish(alerts: readonly AlertRecord[]): Promise<void> {
-    for (const a of alerts) {
-      const v = alertView(a);
-      let r = this.recent.get(a.tenant);
-      if (!r) this.recent.set(a.tenant, (r = []));
-      r.push(v);
-      if (r.length > this.keep) r.splice(0, r.length - this.keep);
-      let o = this.open.get(a.tenant);
-      if (!o) this.open.set(a.tenant, (o = new Map()));
-      if (a.state === 'open') o.set(a.alertId, v);
-      else o.delete(a.alertId);
-      const rank = AlertLevel[a.level];
-      for (const s of this.subs) if (s.tenant === a.tenant && rank >= s.minLevel) s.push(v);
+    if (alerts.length === 0) return;
+    if (!this.writes) {
+      this.push(alerts);
+      if (this.downstream) await this.downstream.publish(alerts);
+      return;
     }
-    if (this.downstream) await this.downstream.publish(alerts);
+    if (this.failing && this.backlog + alerts.length > this.maxBacklog) {
+      this.onError(new Error(`alert index: ${this.backlog} transitions already wait for it; ${alerts.length} pushed without it`));
+      this.push(alerts);
+      if (this.downstream) await this.downstream.publish(alerts);
+      return;
+    }
+    // Sent now, not after the previous reply (see adapters/redis/read-model.ts on kill -9).
+    const sent = this.failing ? null : this.index.applyAlerts(alerts);
+    sent?.catch(() => {});
+    this.backlog += alerts.length;
+    let applied: readonly AlertRecord[] = [];
+    const step = this.tail.then(async () => {
+      if (sent) {
+        try {
+          applied = await sent;
+          return;
+        } catch (err) {
+          this.failing = true;
+          this.onError(err as Error);
+        }
+      }
+      applied = await this.retry(alerts);
+    });
+    this.tail = step.catch(() => {});
+    try {
+      await step;
+    } finally {
+      this.backlog -= alerts.length;
+    }
+    this.push(applied);
+    if (this.downstream && applied.length > 0) await this.downstream.publish(applied);
+  }
+
+  /** Until the index takes the batch (then later batches go straight again), or the hub closes. */
+  private async retry(alerts: readonly AlertRecord[]): Promise<readonly AlertRecord[]> {
+    for (;;) {
+      if (this.closed) return alerts;
+      try {
+        const applied = await this.index.applyAlerts(alerts);
+        this.failing = false;
+        return applied;
+      } catch (err) {
+        this.failing = true;
+        this.onError(err as Error);
+        await new Promise((r) => setTimeout(r, this.retryMs).unref());
+      }
+    }
+  }
+
+  private push(alerts: readonly AlertRecord[]): void {
+    if (this.subs.size === 0) return;
+    for (const a of alerts) {
+      const rank = AlertLevel[a.level];
+      let v: AlertView | null = null;
+      for (const s of this.subs) if (s.tenant === a.tenant && rank >= s.minLevel) s.push((v ??= alertView(a)));
+    }
   }
 
   /** Newest first. */
-  recentFor(tenant: string, minLevel: AlertLevelName, limit: number): AlertView[] {
-    const min = AlertLevel[minLevel];
-    const r = this.recent.get(tenant) ?? [];
-    const out: AlertView[] = [];
-    for (let i = r.length - 1; i >= 0 && out.length < limit; i--) if (AlertLevel[r[i]!.level] >= min) out.push(r[i]!);
-    return out;
+  async recentFor(tenant: string, minLevel: AlertLevelName, limit: number): Promise<AlertView[]> {
+    return (await this.index.recentAlerts(tenant, minLevel, limit)).map(alertView);
+  }
+
+  /** Every tenant's newest transitions, newest first (the ops page). */
+  async recentAll(limit: number, minLevel: AlertLevelName = 'low'): Promise<AlertView[]> {
+    return (await this.index.recentAlerts(null, minLevel, limit)).map(alertView);
   }
 
   /** Open alerts, highest level first, then most recent. */
-  topFor(tenant: string, limit: number): AlertView[] {
-    return [...(this.open.get(tenant)?.values() ?? [])]
-      .sort((a, b) => AlertLevel[b.level] - AlertLevel[a.level] || b.event_time.localeCompare(a.event_time))
-      .slice(0, limit);
+  async topFor(tenant: string, limit: number): Promise<AlertView[]> {
+    return (await this.index.topAlerts(tenant, limit)).map(alertView);
+  }
+
+  /** Exact open-alert counts (acknowledged and shelved are open), per tenant and in total. */
+  async openCounts(): Promise<OpenAlertTotals> {
+    const byTenant = await this.index.openAlertCounts();
+    const total: OpenAlertCounts = { low: 0, medium: 0, high: 0, critical: 0, total: 0 };
+    for (const c of Object.values(byTenant)) for (const k of Object.keys(total) as (keyof OpenAlertCounts)[]) total[k] += c[k];
+    return { total, by_tenant: byTenant };
+  }
+
+  /** Resolves once every batch published so far has been applied (or given up at close). */
+  async flushed(): Promise<void> {
+    await this.tail;
   }
 
   subscribe(tenant: string, minLevel: AlertLevelName, push: (a: AlertView) => void): () => void {
@@ -57,7 +164,10 @@ export class AlertHub implements AlertSink {
     return () => this.subs.delete(s);
   }
 
+  /** Waits for in-flight index writes, then closes downstream (the index belongs to the caller). */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.tail;
     this.subs.clear();
     await this.downstream?.close();
   }

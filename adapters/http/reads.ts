@@ -6,6 +6,8 @@ import type { ActorRuntime } from '../../runtime/runtime.js';
 import type { ClusterStatus } from '../../runtime/cluster.js';
 import { ErrorCode } from '../../runtime/errors.js';
 import { ApiError } from './errors.js';
+import type { PatientIndex } from '../../runtime/ports.js';
+import { MemoryReadModel } from '../../runtime/read-model.js';
 
 /** Read endpoints served from live actor state, and admin. */
 export interface ReadApi {
@@ -20,53 +22,77 @@ export interface ReadApi {
   cluster?(): Promise<unknown>;
 }
 
-/** Patients each tenant has sent events for: what GET /v1/patients pages through. */
+/**
+ * Patients each tenant has sent events for: what GET /v1/patients pages through. Kept in a
+ * PatientIndex (Redis in durable mode, so the list survives restarts and every node of a cluster
+ * answers the same). Called from the main thread once per batch the ingest path reports; ids
+ * already written are remembered here so a batch of known patients costs no write.
+ */
 export class PatientDirectory {
-  private readonly byTenant = new Map<string, Set<string>>();
-  private sortedCache = new Map<string, string[]>();
+  /** Per tenant, ids this node has written (or is writing); a failed write forgets its ids. */
+  private readonly known = new Map<string, Set<string>>();
+  private pending: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly index: PatientIndex = new MemoryReadModel(),
+    private readonly onError: (err: Error) => void = () => {},
+  ) {}
 
   /** One patient of `tenant` (ingest workers report each the first time they see it). */
   add(tenant: string, id: string): void {
-    let s = this.byTenant.get(tenant);
-    if (!s) this.byTenant.set(tenant, (s = new Set()));
-    if (!s.has(id)) {
-      s.add(id);
-      this.sortedCache.delete(tenant);
-    }
+    const fresh = this.fresh(tenant, id, null);
+    if (fresh) this.write(fresh);
+  }
+
+  /** The patients the ingest workers report for a group of frames, as one write. */
+  addAll(pairs: Iterable<readonly [string, string]>): void {
+    let fresh: [string, string][] | null = null;
+    for (const [tenant, id] of pairs) fresh = this.fresh(tenant, id, fresh);
+    if (fresh) this.write(fresh);
   }
 
   note(events: readonly RuntimeEvent[]): void {
+    let fresh: [string, string][] | null = null;
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       const id = e.kind === 'patient' ? e.id : ((e.body as { p: { patient_id?: unknown } }).p.patient_id as string | undefined);
       if (typeof id !== 'string') continue;
-      let s = this.byTenant.get(e.tenant);
-      if (!s) this.byTenant.set(e.tenant, (s = new Set()));
-      if (!s.has(id)) {
-        s.add(id);
-        this.sortedCache.delete(e.tenant);
-      }
+      fresh = this.fresh(e.tenant, id, fresh);
     }
+    if (fresh) this.write(fresh);
   }
 
-  page(tenant: string, limit: number, cursor: string | null): { patients: string[]; next_cursor: string | null; total: number } {
-    let sorted = this.sortedCache.get(tenant);
-    if (!sorted) {
-      sorted = [...(this.byTenant.get(tenant) ?? [])].sort();
-      this.sortedCache.set(tenant, sorted);
-    }
-    let lo = 0;
-    if (cursor !== null) {
-      let hi = sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (sorted[mid]! <= cursor) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    const patients = sorted.slice(lo, lo + limit);
-    const next = lo + limit < sorted.length ? patients[patients.length - 1]! : null;
-    return { patients, next_cursor: next, total: sorted.length };
+  async page(tenant: string, limit: number, cursor: string | null): Promise<{ patients: string[]; next_cursor: string | null; total: number }> {
+    const p = await this.index.patientPage(tenant, limit, cursor);
+    return { patients: p.ids, next_cursor: p.next, total: p.total };
+  }
+
+  /** Patients per tenant (the ops page). */
+  counts(): Promise<Record<string, number>> {
+    return this.index.patientCounts();
+  }
+
+  /** Resolves once every write issued so far has settled. */
+  async flushed(): Promise<void> {
+    await this.pending;
+  }
+
+  private fresh(tenant: string, id: string, into: [string, string][] | null): [string, string][] | null {
+    let s = this.known.get(tenant);
+    if (!s) this.known.set(tenant, (s = new Set()));
+    if (s.has(id)) return into;
+    s.add(id);
+    (into ??= []).push([tenant, id]);
+    return into;
+  }
+
+  // Issued at once (one write per reported batch): see adapters/redis/read-model.ts on kill -9.
+  private write(pairs: [string, string][]): void {
+    const w = this.index.addPatients(pairs).catch((err: Error) => {
+      for (const [t, id] of pairs) this.known.get(t)?.delete(id);
+      this.onError(err);
+    });
+    this.pending = Promise.all([this.pending, w]).then(() => undefined);
   }
 }
 

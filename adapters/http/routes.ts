@@ -180,8 +180,8 @@ function tenantArea(deps: HttpDeps): Area {
       tenantGet(/^\/v1\/procedures\/([^/]+)\/risk-summary$/, (req) => reads.procedureRiskSummary(req.tenant, id(req))),
       tenantGet(/^\/v1\/patients\/([^/]+)\/trends$/, (req) => reads.patientTrends(req.tenant, id(req))),
       tenantGet('/v1/patients', (req, limit) => reads.patients(req.tenant, limit, req.q.get('cursor'))),
-      tenantGet('/v1/alerts/recent', (req, limit) => ({ alerts: alerts.recentFor(req.tenant, minLevel(req.q), limit) })),
-      tenantGet('/v1/alerts/top', (req, limit) => ({ alerts: alerts.topFor(req.tenant, limit) })),
+      tenantGet('/v1/alerts/recent', async (req, limit) => ({ alerts: await alerts.recentFor(req.tenant, minLevel(req.q), limit) })),
+      tenantGet('/v1/alerts/top', async (req, limit) => ({ alerts: await alerts.topFor(req.tenant, limit) })),
       tenantGet(/^\/v1\/patients\/([^/]+)\/timeline$/, (req, limit) => {
         const a = analytics(req);
         const r = parseRange(req.q.get('from'), req.q.get('to'));

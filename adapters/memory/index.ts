@@ -7,6 +7,8 @@ import { MemorySnapshotStore } from './snapshot-store.js';
 
 export { MemoryEventLog, MemoryMetrics, MemoryAlertSink, MemoryRollupSink, MemorySnapshotStore };
 export { MemoryLeaseStore, type MemoryLeaseStoreOptions } from './leases.js';
+// The read model's in-process rules live in runtime/ (the HTTP layer defaults to them); this is its name here.
+export { MemoryReadModel, type ReadModelOptions } from '../../runtime/read-model.js';
 
 /** The embedded defaults for every port. */
 export function memoryPorts(): RuntimePorts & {

@@ -1,1 +1,2 @@
 export { MGET_CHUNK, RedisSnapshotStore, snapshotClientOptions, type RedisSnapshotStoreOptions } from './snapshot-store.js';
+export { RedisReadModel, type RedisReadModelOptions } from './read-model.js';
