@@ -18,6 +18,7 @@ export const Tables = {
   alerts: 'alerts',
   dlq: 'dlq',
   ingestAudit: 'ingest_audit',
+  dlqReplays: 'dlq_replays',
   migrations: 'schema_migrations',
 } as const;
 export type TableName = (typeof Tables)[keyof typeof Tables];
@@ -96,6 +97,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE = ReplacingMergeTree
       PARTITION BY toYYYYMM(started_at)
       ORDER BY (tenant_id, started_at_ms, batch_id)`,
+    ],
+  },
+  {
+    version: 6,
+    name: 'dlq_replays',
+    // One row per dead letter replayed (letter_id: the hash of its dlq row, see reads.ts), so a
+    // replay skips letters an earlier one took. Not partitioned: the key holds no time.
+    statements: [
+      `CREATE TABLE IF NOT EXISTS dlq_replays (
+        tenant_id String, letter_id String, outcome String, replayed_at DateTime, replayed_at_ms Int64
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (tenant_id, letter_id)`,
     ],
   },
 ];

@@ -22,6 +22,8 @@ const USAGE = `usage: vigil <command> [options]       (vigil <command> --help fo
                              one actor's state (admin API)
   shards status | shards scale --to N [--url URL] [--token ADMIN]
                              the shard map (admin API)
+  dlq list [--code C] [--since T] | dlq replay --code C --since T [--url URL] [--token TOKEN]
+                             the tenant's dead letters; replay them through the contracts
   help [COMMAND]             this text, or a command's
 
 ${CONFIG_NOTE}`;
@@ -94,6 +96,10 @@ const COMMANDS: Record<string, Command> = {
   migrate: { usage: () => MIGRATE_USAGE, run: (args) => noArgs('migrate', args).then(migrateCmd) },
   inspect: { usage: () => INSPECT_USAGE, run: (args) => admin('inspect', args) },
   shards: { usage: () => SHARDS_USAGE, run: (args) => admin('shards', args) },
+  dlq: {
+    usage: async () => (await import('./dlq-cli.js')).DLQ_USAGE,
+    run: async (args) => (await import('./dlq-cli.js')).runDlq(args),
+  },
 };
 
 /** --help or -h anywhere before a `--` (which ends the options). */
