@@ -23,6 +23,7 @@ import { liveReads, PatientDirectory } from '../http/reads.js';
 import { createOpsApi, FreshnessTracker, RecentAlertLog } from '../http/ops.js';
 import { FanoutAlertSink, startAnalytics } from './analytics.js';
 import { analyticsReads } from './analytics-reads.js';
+import { createDlqApi } from './dlq.js';
 import type { AuditRow } from '../http/audit.js';
 import type { AlertSink } from '../../runtime/ports.js';
 import type { EventBatch } from '../../runtime/batch.js';
@@ -286,6 +287,11 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       },
       onAckLatency: (ms) => ackLatency.observe(ms / 1000),
       ...(analytics ? { analytics: analyticsReads(analytics.store), audit: (r: AuditRow) => analytics.audit(r) } : {}),
+      ...(analytics ? {
+        dlq: createDlqApi({
+          store: analytics.store, ingest, maxBatchEvents: config.maxBatchEvents, maxFrameBytes: config.maxFrameBytes, audit: (r: AuditRow) => analytics.audit(r),
+        }),
+      } : {}),
       ops: createOpsApi({
         runtime,
         recentAlerts: (limit) => opsAlerts.recent(limit),

@@ -5,6 +5,7 @@ import { AlertLevel, type AlertLevelName } from '../../runtime/ports.js';
 import type { AlertHub } from './alert-hub.js';
 import { parseRange, type AnalyticsReads } from './analytics-api.js';
 import { importAuditRow, type AuditRow } from './audit.js';
+import { parseDlqQuery, parseReplayBody, type DlqApi } from './dlq.js';
 import { tokenFrom, type TokenBook } from './auth.js';
 import { ApiError } from './errors.js';
 import { ok, type HttpHead } from './message.js';
@@ -21,6 +22,8 @@ export interface HttpDeps {
   ops?: { page(): string; data(): Promise<unknown> };
   /** timeline / biometrics / search, from the analytics store (absent: 501). */
   analytics?: AnalyticsReads;
+  /** Dead letters: GET /v1/dlq and POST /v1/dlq:replay, from the analytics store (absent: 501). */
+  dlq?: DlqApi;
   /** One audit row per HTTP batch / import (absent: not recorded). */
   audit?: (row: AuditRow) => void;
   /** Where errors no route expected are logged, each with the request id its caller was given (default: stderr). */
@@ -38,6 +41,7 @@ export const BATCH_PATH = '/v1/events:batch';
 const LEVELS = Object.keys(AlertLevel) as AlertLevelName[];
 const ADMIN_BODY_BYTES = 4096;
 const IMPORT_SUMMARY_BYTES = 64 * 1024;
+const DLQ_REPLAY_BODY_BYTES = 4096;
 
 function minLevel(q: URLSearchParams): AlertLevelName {
   const min = q.get('min_level') ?? 'low';
@@ -163,6 +167,10 @@ function tenantArea(deps: HttpDeps): Area {
     throw new ApiError('not_implemented',
       `${req.path.replace(/\/v1\/patients\/[^/]+/, '/v1/patients/{id}')} is served from the analytics store, which is off on this node (VIGIL_ANALYTICS=off); turn it on to use it`);
   };
+  const dlq = (req: RouteRequest): DlqApi => {
+    if (deps.dlq) return deps.dlq;
+    throw new ApiError('not_implemented', `${req.path} is served from the analytics store, which is off on this node (VIGIL_ANALYTICS=off); turn it on to use it`);
+  };
   return {
     claims: (p) => p.startsWith('/v1/'),
     guard: { who: 'tenant', unauthorized: 'a valid tenant token is required (Authorization: Bearer or ?token=)', forbidden: 'the admin token does not read or write tenant data' },
@@ -189,6 +197,11 @@ function tenantArea(deps: HttpDeps): Area {
       }),
       tenantGet(/^\/v1\/patients\/([^/]+)\/biometrics$/, (req, limit) => analytics(req).biometrics(req.tenant, id(req), req.q.get('type'), limit)),
       tenantGet('/v1/search', (req, limit) => analytics(req).search(req.tenant, req.q.get('q') ?? '', limit)),
+      tenantGet('/v1/dlq', (req, limit) => dlq(req).list(req.tenant, parseDlqQuery(req.q), limit)),
+      {
+        method: 'POST', path: '/v1/dlq:replay', body: DLQ_REPLAY_BODY_BYTES,
+        handle: async (req) => ok(await dlq(req).replay(req.tenant, parseReplayBody(req.body!))),
+      },
     ],
     miss: (req, samePath) => {
       if (samePath?.method === 'POST') throw new ApiError('method_not_allowed', 'POST only');
