@@ -3,7 +3,7 @@
 // monitored patient's vitals stop, and the risk summaries its procedures send it.
 import { defineActor, type ActorContext, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
-import { alertBookFromJSON, newAlertBook, raise, resolve, type AlertBookState } from './alerts.js';
+import { ALERT_ACTION, alertBookFromJSON, applyAlertAction, isShelveTimer, newAlertBook, raise, resolve, unshelve, type AlertActionEvent, type AlertBookState } from './alerts.js';
 import { isoOrNull, news2View, openAlertsView, readingView } from './views.js';
 import type { ClinicalConfig } from './config.js';
 import { isMonitored, pushTime } from './cadence.js';
@@ -83,7 +83,7 @@ function setLatest(s: PatientState, k: string, t: number, v: number): void {
   if (cur === undefined || t > cur[0] || (t === cur[0] && v > cur[1])) s.latest[k] = [t, v];
 }
 
-export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState, ActorEvent, ProcedureSummaryMessage> {
+export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState, ActorEvent | AlertActionEvent, ProcedureSummaryMessage> {
   const pc = cfg.patient;
   const emitter = new RollupEmitter();
   const trendCfg = { points: pc.trendPoints, volatileCv: pc.volatileCv, changeRatio: pc.changeRatio };
@@ -129,10 +129,14 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     else raise(s.alerts, ctx, 'news2', r.level, r.score, t);
   }
 
-  return defineActor<PatientState, ActorEvent, ProcedureSummaryMessage>({
+  return defineActor<PatientState, ActorEvent | AlertActionEvent, ProcedureSummaryMessage>({
     kind: 'patient',
     initialState: () => newPatient(),
     onEvent(s, e, ctx) {
+      if (e.h === ALERT_ACTION) {
+        applyAlertAction(s.alerts, ctx, e);
+        return s;
+      }
       if (!admit(s, e.id, ctx, pc.latenessMs, pc.dedupCapacity)) return s;
       const t = ctx.eventTime;
       s.events++;
@@ -193,6 +197,10 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
       return s;
     },
     onTimer(s, name, ctx) {
+      if (isShelveTimer(name)) {
+        unshelve(s.alerts, ctx, name);
+        return s;
+      }
       if (name === 'signal_lost' && s.monitored) {
         // AlertRecord has no field for the last reading: the record carries the time it fired
         // and the silence in seconds; the open alert in state also keeps the last reading's time.

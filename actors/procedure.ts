@@ -16,7 +16,7 @@
 // (with the same hysteresis margin, relative, for force and latency).
 import { defineActor, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
-import { alertBookFromJSON, levelRank, newAlertBook, raise, resolve, type AlertBookState } from './alerts.js';
+import { ALERT_ACTION, alertBookFromJSON, applyAlertAction, isShelveTimer, levelRank, newAlertBook, raise, resolve, unshelve, type AlertActionEvent, type AlertBookState } from './alerts.js';
 import { isoOrNull, openAlertsView } from './views.js';
 import type { ClinicalConfig } from './config.js';
 import type { ActorEvent } from './contracts/registry.js';
@@ -102,13 +102,17 @@ export function nextLevel(cfg: ClinicalConfig['procedure'], current: AlertLevelN
   return LEVELS[lvl]!;
 }
 
-export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureState, ActorEvent> {
+export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureState, ActorEvent | AlertActionEvent> {
   const pc = cfg.procedure;
   const emitter = new RollupEmitter();
-  return defineActor<ProcedureState, ActorEvent>({
+  return defineActor<ProcedureState, ActorEvent | AlertActionEvent>({
     kind: 'procedure',
     initialState: () => newProcedure(),
     onEvent(s, e, ctx) {
+      if (e.h === ALERT_ACTION) {
+        applyAlertAction(s.alerts, ctx, e);
+        return s;
+      }
       if (!admit(s, e.id, ctx, pc.latenessMs, pc.dedupCapacity)) return s;
       const t = ctx.eventTime;
       const p = e.p;
@@ -181,6 +185,10 @@ export function createProcedure(cfg: ClinicalConfig): ActorDefinition<ProcedureS
       return s;
     },
     onTimer(s, name, ctx) {
+      if (isShelveTimer(name)) {
+        unshelve(s.alerts, ctx, name);
+        return s;
+      }
       if (name !== 'notify' || s.patient === null) return s;
       s.notifyArmed = false;
       const msg: ProcedureSummaryMessage = {
