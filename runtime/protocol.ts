@@ -2,7 +2,7 @@
 // instances (errors travel as WireError, see errors.ts).
 import type { EventBatch } from './batch.js';
 import type { WireError } from './errors.js';
-import type { AlertRecord, RollupRow, SnapshotRecord } from './ports.js';
+import type { AlertRecord, DueChange, DueTimer, RollupRow, SnapshotRecord } from './ports.js';
 
 /** Actor-to-actor messages in columns, like events. */
 export interface MessageBatch {
@@ -38,6 +38,8 @@ export type ToHost =
   | { t: 'messages'; batch: MessageBatch }
   | { t: 'loaded'; req: number; records: (SnapshotRecord | undefined)[]; error?: WireError }
   | { t: 'committed'; req: number; error?: WireError }
+  /** The due-index entries of the key groups a `due` asked for (empty with `error`). */
+  | { t: 'dueLoaded'; req: number; timers: DueTimer[]; error?: WireError }
   /**
    * Rescale, on the data port so it is ordered after every event already sent: apply them,
    * passivate the actors of these key groups (snapshot first), commit, then stop owning them.
@@ -89,7 +91,17 @@ export type FromHost =
     }
   | { t: 'load'; req: number; keys: string[] }
   | { t: 'released'; req: number; actors: number }
-  | { t: 'commit'; req: number; snapshots: SnapshotRecord[]; checkpointSeq: number; ranges: [number, number][] };
+  | {
+      t: 'commit';
+      req: number;
+      snapshots: SnapshotRecord[];
+      checkpointSeq: number;
+      ranges: [number, number][];
+      /** The written actors' due-index entries (SnapshotCommit.due), one per snapshot. */
+      due?: DueChange[];
+    }
+  /** Asks for the due index of key groups this host just restored or took over. */
+  | { t: 'due'; req: number; ranges: [number, number][] };
 
 /** Per-event results other than "applied": `code` is `duplicate` or a rejection code. */
 export interface Outcomes {

@@ -13,6 +13,7 @@ import { Mailboxes } from './host/mailbox.js';
 import { Ownership } from './host/ownership.js';
 import { Passivation } from './host/passivation.js';
 import { Progress } from './host/progress.js';
+import { Reminders } from './host/reminders.js';
 import { Reports } from './host/reports.js';
 import { ActorTable } from './host/table.js';
 import { ActorTimers } from './host/timers.js';
@@ -55,6 +56,7 @@ export class ShardHost {
   private readonly activation: Activation;
   private readonly intake: Intake;
   private readonly ownership: Ownership;
+  private readonly reminders: Reminders;
   private cancelTick: (() => void) | null = null;
   private readonly onTick = (): void => this.tick();
 
@@ -74,6 +76,8 @@ export class ShardHost {
     const commits = (this.commits = new Commits(table, ownership, progress, uplink, clock, now, init.snapshotIntervalMs));
     const passivation = (this.passivation = new Passivation(table, timers, commits, reports, now, init.passivationSweepMs));
     const activation = (this.activation = new Activation(table, commits, timers, handlers, mailboxes, reports, uplink, clock));
+    // Its due index is read once the main thread says the owned key groups are restored (`replayed`).
+    this.reminders = new Reminders(table, ownership, activation, timers, uplink);
     this.intake = new Intake(
       table, activation, mailboxes, handlers, timers, progress, ownership, passivation, commits, uplink, init.maxParkedEvents,
     );
@@ -98,8 +102,13 @@ export class ShardHost {
       case 'committed':
         this.commits.onCommitted(msg.req, msg.error);
         break;
+      case 'dueLoaded':
+        this.reminders.onLoaded(msg.req, msg.timers, msg.error);
+        break;
       case 'acquire':
         this.ownership.acquire(msg.ranges, msg.epoch, msg.replaying === true);
+        // A rescale's hand-over committed their state already; a replayed takeover waits for `replayed`.
+        if (msg.replaying !== true) this.reminders.load(msg.ranges);
         break;
     }
     this.flushOut();
@@ -167,10 +176,14 @@ export class ShardHost {
     if (this.intake.stopped) return;
     const now = this.clock.now();
     this.handlers.now = now;
+    const fired = this.reports.stats.timers;
     this.timers.advance(now, this.intake.timerDue);
     this.intake.drainLocal();
     this.passivation.onTick(now);
-    this.commits.onTick(now);
+    // A firing is durable once committed (see Commits.commitSoon); the interval may be long.
+    if (this.reports.stats.timers !== fired) this.commits.commitSoon();
+    else this.commits.onTick(now);
+    this.reminders.onTick();
     this.activation.request();
     this.flushOut();
     this.scheduleTick();

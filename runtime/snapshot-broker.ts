@@ -44,6 +44,18 @@ export class SnapshotBroker {
     );
   }
 
+  /** A host's due index read, for the key groups of `ranges` the map gives it and this node owns. */
+  loadDue(host: HostSlot, msg: Extract<FromHost, { t: 'due' }>): void {
+    const port = host.port;
+    const { hostOfKg, owned } = this.d.placement;
+    const keyGroups: number[] = [];
+    for (const [a, b] of msg.ranges) for (let k = a; k < b; k++) if (hostOfKg[k] === host.id && owned[k] === 1) keyGroups.push(k);
+    this.d.store.dueTimers(keyGroups).then(
+      (timers) => port?.postMessage({ t: 'dueLoaded', req: msg.req, timers } satisfies ToHost),
+      (err: unknown) => port?.postMessage({ t: 'dueLoaded', req: msg.req, timers: [], error: toWire(err) } satisfies ToHost),
+    );
+  }
+
   commit(host: HostSlot, gen: number, msg: Extract<FromHost, { t: 'commit' }>): void {
     const { placement, metrics: m, clock } = this.d;
     const port = host.port;
@@ -63,6 +75,8 @@ export class SnapshotBroker {
       return true;
     });
     if (snapshots.length !== msg.snapshots.length) m.fenced.inc(msg.snapshots.length - snapshots.length);
+    // Due-index entries go with their snapshots: same fencing.
+    const due = msg.due?.filter((d) => hostOfKg[d.keyGroup] === host.id && owned[d.keyGroup] === 1);
     let fence: { keyGroups: number[]; tokens: number[] } | undefined;
     if (fenceKgs !== null) {
       const kgs = [...fenceKgs];
@@ -71,7 +85,8 @@ export class SnapshotBroker {
     const commitStarted = clock.now();
     let bytes = 0;
     for (const r of snapshots) bytes += r.data.length;
-    this.d.store.commit({ snapshots, keyGroups, checkpointSeq: msg.checkpointSeq, ...(fence ? { fence } : {}) }).then(
+    const commit = { snapshots, keyGroups, checkpointSeq: msg.checkpointSeq, ...(fence ? { fence } : {}), ...(due && due.length > 0 ? { due } : {}) };
+    this.d.store.commit(commit).then(
       () => {
         m.commitSeconds.observe((clock.now() - commitStarted) / 1000);
         m.commitBytes.observe(bytes);

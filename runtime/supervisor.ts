@@ -124,6 +124,9 @@ export class HostSupervisor {
     if (host.generation === gen) await ledger.whenApplied(host.id);
     if (host.generation !== gen) return; // died again while replaying: the newer launch owns it
     host.state = HostState.live;
+    // Ordered after the replay: the host's state is restored, so its due timers may wake actors
+    // (earlier, one could fire ahead of the replayed events that had re-armed it).
+    if (init.ranges.length > 0) host.send({ t: 'replayed', ranges: init.ranges });
     ledger.caughtUp(host.id);
     if (cause) {
       const ms = ports.clock.now() - started;
@@ -201,6 +204,9 @@ export class HostSupervisor {
       }
       case 'commit':
         this.d.broker.commit(host, gen, msg);
+        break;
+      case 'due':
+        this.d.broker.loadDue(host, msg);
         break;
     }
   }

@@ -37,7 +37,10 @@ export class Activation {
     if (cell === undefined) {
       cell = newCell(kind, tenant, id, kg);
       this.table.insert(cell);
-      const pending = this.commits.pendingWrites.get(actorKey(tenant, this.table.defs[kind]!.kind, id));
+      const key = actorKey(tenant, this.table.defs[kind]!.kind, id);
+      // In memory again: its timers come back with its state, so its wake-up (if any) goes.
+      this.timers.unwake(key);
+      const pending = this.commits.pendingWrites.get(key);
       if (pending) this.rehydrate(cell, pending);
       else this.toActivate.push(cell);
     }

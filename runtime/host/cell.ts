@@ -9,14 +9,22 @@ export const ACTIVE = 0;
 export const ACTIVATING = 1;
 export const FAILED = 2;
 
-/** What the host's timer wheel holds: enough to find the actor again after it passivated. */
+/**
+ * What the host's timer wheel holds: an armed timer of a resident actor (`cell` set), or the
+ * wake-up of a passivated one (`key` set): firing that re-activates the actor, whose timers come
+ * back from its snapshot and fire from there.
+ */
 export interface TimerPayload {
-  /** Null once the actor passivated; firing then re-activates it. */
+  /** Null for a wake-up (or once the actor left memory). */
   cell: Cell | null;
   kind: number;
   tenant: string;
   id: string;
+  kg: number;
+  /** The timer's name; '' for a wake-up. */
   name: string;
+  /** A wake-up: the actor key it is filed under. Null for an armed timer. */
+  key: string | null;
 }
 
 export interface NamedTimer {

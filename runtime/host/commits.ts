@@ -1,13 +1,21 @@
 import type { WireError } from '../errors.js';
 import { actorKey, parseActorKey } from '../ids.js';
-import type { Clock, SnapshotRecord } from '../ports.js';
+import type { Clock, DueChange, SnapshotRecord } from '../ports.js';
 import { encodeSnapshot } from '../snapshot-codec.js';
 import { ACTIVE, type Cell } from './cell.js';
 import type { Ownership } from './ownership.js';
 import type { Progress } from './progress.js';
 import type { Range } from './ranges.js';
 import type { ActorTable } from './table.js';
+import { earliestDue } from './timers.js';
 import type { Uplink } from './uplink.js';
+
+/** A snapshot as the host keeps it until committed: also its key group and due-index entry. */
+export interface HostSnapshot extends SnapshotRecord {
+  readonly kg: number;
+  /** Its earliest processing-time timer; null for none (the index entry is removed). */
+  readonly due: number | null;
+}
 
 /**
  * Snapshot commits: one at a time in flight, each writing every dirty actor plus the snapshots
@@ -15,10 +23,12 @@ import type { Uplink } from './uplink.js';
  */
 export class Commits {
   /** Snapshots written and not yet confirmed by the store; an activation reads them first. */
-  readonly pendingWrites = new Map<string, SnapshotRecord>();
+  readonly pendingWrites = new Map<string, HostSnapshot>();
   lastCommitAt: number;
-  private passivated: SnapshotRecord[] = [];
-  private inFlight: { req: number; snapshots: SnapshotRecord[]; waiters: (() => void)[] } | null = null;
+  private passivated: HostSnapshot[] = [];
+  private inFlight: { req: number; snapshots: HostSnapshot[]; waiters: (() => void)[] } | null = null;
+  /** Another commit is wanted as soon as the one in flight is done. */
+  private again = false;
   private waiters: (() => void)[] = [];
   /** Key groups released since the last commit: checkpointed once more, by their last owner. */
   private extraCheckpoints: Range[] = [];
@@ -47,6 +57,16 @@ export class Commits {
     this.passivated.push(rec);
   }
 
+  /**
+   * Timers fired: their firing is recorded (the timer gone from the snapshot and the due index)
+   * only by a commit, and until then a crash would restore the timer and fire it once more.
+   * So commit now rather than at the next interval (or right after the commit in flight).
+   */
+  commitSoon(): void {
+    if (this.inFlight) this.again = true;
+    else this.commit();
+  }
+
   /** Commits when the snapshot interval has passed. */
   onTick(now: number): void {
     if (now - this.lastCommitAt >= this.intervalMs) this.commit();
@@ -63,8 +83,9 @@ export class Commits {
     if (waiter) this.waiters.push(waiter);
     if (alsoCheckpoint.length > 0) this.extraCheckpoints.push(...alsoCheckpoint);
     if (this.inFlight) return;
+    this.again = false;
     this.lastCommitAt = this.clock.now();
-    const snapshots: SnapshotRecord[] = this.passivated;
+    const snapshots: HostSnapshot[] = this.passivated;
     this.passivated = [];
     for (const cell of this.table.dirty) {
       if (!cell.dirty || !cell.resident) continue;
@@ -83,7 +104,15 @@ export class Commits {
     this.waiters = [];
     const ranges = this.ownership.checkpointRanges(this.extraCheckpoints);
     this.extraCheckpoints = [];
-    this.uplink.post({ t: 'commit', req, snapshots, checkpointSeq: this.progress.appliedSeq, ranges });
+    // Every snapshot written sets or clears its actor's due-index entry, in the same commit: the
+    // index then never disagrees with the snapshots (an entry left behind would only cost a
+    // wasted activation; a missing one would lose a timer across a restart).
+    const due: DueChange[] = new Array<DueChange>(snapshots.length);
+    for (let i = 0; i < snapshots.length; i++) {
+      const r = snapshots[i]!;
+      due[i] = { keyGroup: r.kg, key: r.key, at: r.due };
+    }
+    this.uplink.post({ t: 'commit', req, snapshots, checkpointSeq: this.progress.appliedSeq, ranges, due });
   }
 
   onCommitted(req: number, error?: WireError): void {
@@ -105,12 +134,18 @@ export class Commits {
     }
     for (const r of c.snapshots) if (this.pendingWrites.get(r.key) === r) this.pendingWrites.delete(r.key);
     for (const w of c.waiters) w();
-    if (this.waiters.length > 0 || this.passivated.length > 0) this.commit();
+    if (this.waiters.length > 0 || this.passivated.length > 0 || this.again) this.commit();
   }
 
-  private encode(cell: Cell): SnapshotRecord {
+  private encode(cell: Cell): HostSnapshot {
     const def = this.table.defs[cell.kind]!;
     const body = def.encode ? def.encode(cell.state) : JSON.stringify(cell.state);
-    return { key: actorKey(cell.tenant, def.kind, cell.id), data: encodeSnapshot(cell.watermark, cell.timers, body), seq: cell.lastSeq };
+    return {
+      key: actorKey(cell.tenant, def.kind, cell.id),
+      data: encodeSnapshot(cell.watermark, cell.timers, body),
+      seq: cell.lastSeq,
+      kg: cell.kg,
+      due: earliestDue(cell),
+    };
   }
 }

@@ -1,6 +1,5 @@
 import type { ActorAddress } from '../actor.js';
 import { unpackBatch, type EventBatch } from '../batch.js';
-import { keyGroupOf } from '../keygroups.js';
 import type { MessageBatch, ToHost } from '../protocol.js';
 import type { Activation } from './activation.js';
 import { ACTIVATING, type TimerPayload } from './cell.js';
@@ -79,22 +78,16 @@ export class Intake {
     for (let round = 0; round < 64 && this.handlers.local.n > 0; round++) this.deliverMessages(this.handlers.takeLocal());
   }
 
-  /** The wheel's callback: a processing-time timer is due. */
+  /**
+   * The wheel's callback: a resident actor's processing-time timer is due. (A passivated actor
+   * has a wake-up instead, see Reminders: it re-activates and its restored timers fire.)
+   */
   readonly timerDue = (p: TimerPayload, at: number): void => {
-    let cell = p.cell;
-    if (cell && !cell.resident) cell = null;
-    if (cell) {
-      if (!this.timers.claimFired(cell, p.name)) return;
-      if (cell.status === ACTIVATING) this.mailboxes.parkTimer(cell, p.name, at);
-      else this.handlers.runTimer(cell, p.name, at);
-      return;
-    }
-    // A passivated actor's timer: activate it and deliver the timer once it is back.
-    const kg = keyGroupOf(p.tenant, this.table.defs[p.kind]!.kind, p.id, this.ownership.keyGroupCount);
-    if (!this.ownership.owned[kg]) return;
-    const c = this.activation.cellFor(p.kind, p.tenant, p.id, kg);
-    if (c.status === ACTIVATING) this.mailboxes.parkTimer(c, p.name, at);
-    else this.handlers.runTimer(c, p.name, at);
+    const cell = p.cell;
+    if (cell === null || !cell.resident) return;
+    if (!this.timers.claimFired(cell, p.name)) return;
+    if (cell.status === ACTIVATING) this.mailboxes.parkTimer(cell, p.name, at);
+    else this.handlers.runTimer(cell, p.name, at);
   };
 
   private process(msg: OrderedInput): void {
@@ -106,6 +99,7 @@ export class Intake {
       // Everything before this message is applied (it waited for parked events, see
       // resume): from here a checkpoint of these key groups is backed by actor state.
       this.ownership.replayed(msg.ranges);
+      this.timers.restored(msg.ranges);
       return;
     }
     if (msg.t === 'events') this.applyBatch(msg.batch, msg.lastSeq);
@@ -152,6 +146,7 @@ export class Intake {
       }
     }
     this.ownership.release(ranges, epoch);
+    this.timers.dropWakes(ranges);
     this.commits.commit(() => this.uplink.post({ t: 'released', req, actors: moved }), ranges);
   }
 }

@@ -1,3 +1,4 @@
+import { actorKey } from '../ids.js';
 import { ACTIVATING, ACTIVE, type Cell } from './cell.js';
 import type { Commits } from './commits.js';
 import type { Reports } from './reports.js';
@@ -48,7 +49,8 @@ export class Passivation {
     // A failed actor's state is not trusted: drop it and let the next message rehydrate the
     // last good snapshot (a restart, in supervisor terms).
     if (cell.dirty && cell.status === ACTIVE) this.commits.keepPassivated(cell);
-    this.timers.detach(cell);
+    // Its timers are in that snapshot (or the stored one, when clean); a wake-up stands in for them.
+    if (cell.timers !== null && cell.timers.length > 0) this.timers.detach(cell, actorKey(cell.tenant, this.table.defs[cell.kind]!.kind, cell.id));
     cell.resident = false;
     cell.dirty = false;
     this.table.remove(cell);

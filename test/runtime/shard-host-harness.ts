@@ -49,6 +49,7 @@ export const recorder = defineActor<{ log: string[] }, RecorderEvent, string>({
 export type Report = Extract<FromHost, { t: 'report' }>;
 export type CommitMsg = Extract<FromHost, { t: 'commit' }>;
 export type LoadMsg = Extract<FromHost, { t: 'load' }>;
+export type DueMsg = Extract<FromHost, { t: 'due' }>;
 
 export interface EventSpec {
   id: string;
@@ -80,6 +81,8 @@ export class HostHarness {
   /** The snapshot store: loads read it, confirmed commits write it. */
   readonly store = new Map<string, SnapshotRecord>();
   readonly checkpoints = new Map<number, number>();
+  /** The store's due index: key group → actor key → due time. Confirmed commits write it. */
+  readonly dueIndex = new Map<number, Map<string, number>>();
   /** Everything the host posted, in order. */
   readonly posted: FromHost[] = [];
   /** Commits are confirmed by `settle()` unless held; held ones wait for `releaseCommits()`. */
@@ -88,7 +91,7 @@ export class HostHarness {
   loadError: WireError | null = null;
   /** The next commit is answered with this error. */
   commitError: WireError | null = null;
-  private unanswered: (LoadMsg | CommitMsg)[] = [];
+  private unanswered: (LoadMsg | CommitMsg | DueMsg)[] = [];
   private held: CommitMsg[] = [];
   private seq = 0;
 
@@ -105,7 +108,7 @@ export class HostHarness {
       clock: this.clock,
       post: (m) => {
         this.posted.push(m);
-        if (m.t === 'load' || m.t === 'commit') this.unanswered.push(m);
+        if (m.t === 'load' || m.t === 'commit' || m.t === 'due') this.unanswered.push(m);
       },
     });
   }
@@ -160,6 +163,7 @@ export class HostHarness {
     while (this.unanswered.length > 0) {
       const m = this.unanswered.shift()!;
       if (m.t === 'load') this.answerLoad(m);
+      else if (m.t === 'due') this.answerDue(m);
       else if (this.holdCommits) this.held.push(m);
       else this.answerCommit(m);
     }
@@ -250,6 +254,20 @@ export class HostHarness {
     this.host.receive({ t: 'loaded', req: m.req, records: m.keys.map((k) => this.store.get(k)) });
   }
 
+  private answerDue(m: DueMsg): void {
+    if (this.loadError) {
+      const error = this.loadError;
+      this.loadError = null;
+      this.host.receive({ t: 'dueLoaded', req: m.req, timers: [], error });
+      return;
+    }
+    const timers: { keyGroup: number; key: string; at: number }[] = [];
+    for (const [a, b] of m.ranges) {
+      for (let k = a; k < b; k++) for (const [key, at] of this.dueIndex.get(k) ?? []) timers.push({ keyGroup: k, key, at });
+    }
+    this.host.receive({ t: 'dueLoaded', req: m.req, timers });
+  }
+
   private answerCommit(m: CommitMsg): void {
     if (this.commitError) {
       const error = this.commitError;
@@ -258,6 +276,12 @@ export class HostHarness {
       return;
     }
     for (const r of m.snapshots) this.store.set(r.key, r);
+    for (const d of m.due ?? []) {
+      let idx = this.dueIndex.get(d.keyGroup);
+      if (!idx) this.dueIndex.set(d.keyGroup, (idx = new Map()));
+      if (d.at === null) idx.delete(d.key);
+      else idx.set(d.key, d.at);
+    }
     for (const [a, b] of m.ranges) for (let k = a; k < b; k++) this.checkpoints.set(k, m.checkpointSeq);
     this.host.receive({ t: 'committed', req: m.req });
   }
