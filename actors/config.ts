@@ -10,6 +10,14 @@ export const clinicalConfigSchema = z
         /** Events older than the patient's watermark minus this are refused `too_late`. */
         latenessMs: z.number().int().min(0).default(5 * 60_000),
         dedupCapacity: z.number().int().min(16).default(4096),
+        /**
+         * Back-fill (`vigil import`, batches marked `"mode": "import"`): history this far behind
+         * the patient's newest reading is still accepted (analytics and rollups only); older is
+         * refused `too_late`. Env VIGIL_BACKFILL_HORIZON_MS.
+         */
+        backfillHorizonMs: z.number().int().min(0).max(366 * 24 * 3_600_000).default(7 * 24 * 3_600_000),
+        /** Back-filled event ids remembered within the horizon (oldest out first beyond it). */
+        backfillDedupCapacity: z.number().int().min(16).max(1 << 20).default(16_384),
         /** A monitored patient whose vitals stop this long (processing time) raises `signal_lost`. */
         signalLostMs: z.number().int().min(1000).default(60_000),
         /**

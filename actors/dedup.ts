@@ -89,6 +89,14 @@ function resize(d: DedupState, cap: number): DedupState {
   return out;
 }
 
+/** True when `id` is among the live ids (nothing is remembered). */
+export function contains(d: DedupState, id: string): boolean {
+  const cap = d[CAP]!;
+  const ix = META + 2 * cap;
+  const h = hash53(id);
+  return d[ix + probe(d, ix, 2 * cap - 1, h)] === h;
+}
+
 /** True when `id` was seen; else remembers it. May replace `s.dd`. */
 export function seenBefore(s: { dd: DedupState }, id: string, time: number, capacity: number): boolean {
   let d = s.dd;

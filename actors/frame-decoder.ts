@@ -43,10 +43,12 @@ export class ClinicalFrameDecoder implements FrameDecoder {
   decode(text: string, tenant: string, source: string, now: number, sink: DecodedSink): FrameVerdict {
     let items: unknown[];
     let batchId: string | null = null;
+    let backfill = false;
     try {
       const f = parseFrame(text, this.maxFrameEvents);
       items = f.items;
       batchId = f.batchId;
+      backfill = f.backfill;
     } catch (err) {
       const fe = err instanceof FrameError ? err : new FrameError(RejectCode.Internal, String(err), 500);
       return this.refuseFrame(fe.code, fe.message, fe.status, text, tenant, source, now, batchId ?? fe.batchId);
@@ -64,6 +66,8 @@ export class ClinicalFrameDecoder implements FrameDecoder {
         return this.refuseFrame(RejectCode.TooDeep, `frame item ${r.index} nests deeper than ${this.registry.maxEventDepth} levels`, 400, text, tenant, source, now, batchId);
       }
     }
+    // An import frame's events carry the mark in their body (actors/backfill.ts says why there).
+    if (backfill) for (const e of v.events) (e.body as { bf?: 1 }).bf = 1;
     let newest = -Infinity;
     for (let i = 0; i < v.events.length; i++) {
       const e = v.events[i]!;

@@ -80,9 +80,17 @@ export class FrameError extends VigilError {
 export interface ParsedFrame {
   batchId: string | null;
   items: unknown[];
+  /** `"mode": "import"`: history, accepted within the back-fill horizon (actors/backfill.ts). */
+  backfill: boolean;
 }
 
-/** A frame is one envelope, an array of envelopes, or `{"batch_id"?, "events": [...]}`. */
+/** The batch modes: `live` (the default) and `import` (back-fill, SPEC §5). */
+export const FrameMode = { Live: 'live', Import: 'import' } as const;
+
+/**
+ * A frame is one envelope, an array of envelopes, or `{"batch_id"?, "mode"?, "events": [...]}`
+ * where `mode` is `live` (default) or `import`.
+ */
 export function parseFrame(text: string, maxEvents: number): ParsedFrame {
   let body: unknown;
   try {
@@ -92,20 +100,27 @@ export function parseFrame(text: string, maxEvents: number): ParsedFrame {
   }
   let items: unknown[];
   let batchId: string | null = null;
+  let backfill = false;
   if (Array.isArray(body)) items = body;
   else if (body !== null && typeof body === 'object' && 'events' in body) {
-    const b = body as { events: unknown; batch_id?: unknown };
+    const b = body as { events: unknown; batch_id?: unknown; mode?: unknown };
     if (!Array.isArray(b.events)) throw new FrameError(RejectCode.InvalidType, 'events must be an array', 400);
     if (b.batch_id !== undefined && b.batch_id !== null && typeof b.batch_id !== 'string') {
       throw new FrameError(RejectCode.InvalidType, 'batch_id must be a string', 400);
     }
     batchId = (b.batch_id as string | undefined) ?? null;
+    if (b.mode !== undefined && b.mode !== null) {
+      if (b.mode !== FrameMode.Live && b.mode !== FrameMode.Import) {
+        throw new FrameError(RejectCode.InvalidType, `mode must be "${FrameMode.Live}" or "${FrameMode.Import}"; got ${JSON.stringify(b.mode).slice(0, 64)}`, 400, batchId);
+      }
+      backfill = b.mode === FrameMode.Import;
+    }
     items = b.events;
   } else items = [body];
   if (items.length > maxEvents) {
     throw new FrameError(RejectCode.TooManyEvents, `at most ${maxEvents} events per batch; got ${items.length}`, 413, batchId);
   }
-  return { batchId, items };
+  return { batchId, items, backfill };
 }
 
 /** The envelope an actor event came from, as a dead letter shows it (enough to fix and replay). */

@@ -4,11 +4,15 @@
 import { defineActor, type ActorContext, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
 import { ALERT_ACTION, alertBookFromJSON, applyAlertAction, isShelveTimer, newAlertBook, raise, resolve, unshelve, type AlertActionEvent, type AlertBookState } from './alerts.js';
-import { isoOrNull, news2View, openAlertsView, readingView } from './views.js';
+import { isoOrNull, news2View, openAlertsView, readingView, windowView } from './views.js';
 import type { ClinicalConfig } from './config.js';
 import { isMonitored, pushTime } from './cadence.js';
 import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
+import {
+  addToStore, backfilledBefore, backfillFromJSON, backfillToJSON, checkBackfill, commitBackfill, isBackfill, releasedLive, toStore,
+  type BackfillJSON, type BackfillState,
+} from './backfill.js';
 import { dict, toDict } from './dict.js';
 import { news2, type News2Components, type News2Inputs, type News2Risk } from './news2.js';
 import { RollupEmitter } from './rollups.js';
@@ -62,6 +66,8 @@ export interface PatientState {
   vt: number[];
   /** Processing time the last vitals reading arrived (the silence is measured from it). */
   vp?: number;
+  /** Back-fill (actors/backfill.ts): present once history was imported for this patient. */
+  bf?: BackfillState | undefined;
 }
 
 /** The state as summaries read it: live, or as decoded from a snapshot. */
@@ -89,6 +95,41 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
   const trendCfg = { points: pc.trendPoints, volatileCv: pc.volatileCv, changeRatio: pc.changeRatio };
   // Looked up by series name, which producers choose ("constructor" must find no bounds).
   const outlierBounds = new Map(Object.entries(cfg.outliers));
+  const bfLimits = { horizonMs: pc.backfillHorizonMs, dedupCapacity: pc.backfillDedupCapacity, latenessMs: pc.latenessMs };
+  /** The event being handled is history (an import): analytics and rollups only (backfill.ts). */
+  let backfilling = false;
+
+  /** A series of `e` whose released live window time `t` would fall in (refused), or null. */
+  function releasedSeries(s: PatientState, e: ActorEvent, t: number): string | null {
+    const p = e.p;
+    const hit = (name: string) => releasedLive(s.bf, name, s.series[name], t, s.wm, pc.latenessMs);
+    if (e.h === 'vitals') {
+      for (const k of VITALS) if (typeof p[k] === 'number' && hit(k)) return k;
+      return null;
+    }
+    if (e.h === 'biometric') {
+      const type = String(p.biometric_type);
+      if (typeof p.systolic === 'number' && typeof p.diastolic === 'number') {
+        return hit(`${type}.systolic`) ? `${type}.systolic` : hit(`${type}.diastolic`) ? `${type}.diastolic` : null;
+      }
+      return typeof p.value === 'number' && hit(type) ? type : null;
+    }
+    for (const k in p) if (typeof p[k] === 'number' && Number.isFinite(p[k]) && hit(`${e.type}:${k}`)) return `${e.type}:${k}`;
+    return null;
+  }
+
+  /** The gate of a back-filled event: horizon, duplicates, released live windows. */
+  function admitBackfill(s: PatientState, e: ActorEvent, ctx: ActorContext): boolean {
+    if (!checkBackfill(s, e.id, ctx, bfLimits)) return false;
+    const t = ctx.eventTime;
+    const released = releasedSeries(s, e, t);
+    if (released !== null) {
+      ctx.reject('too_late', `the ${new Date(t - (t % 60_000)).toISOString()} minute of ${released} for ${ctx.kind} ${ctx.id} had live readings and was closed more than the allowed lateness (${pc.latenessMs / 1000} s) ago; back-fill cannot merge into it`);
+      return false;
+    }
+    commitBackfill(s, e.id, t, bfLimits);
+    return true;
+  }
 
   /** `cv`: the value in the unit of the series' bounds (NaN: unknown unit, not checked). */
   function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext, cv = v): void {
@@ -99,7 +140,9 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
       s.trends[name] = newTrend(trendCfg.points);
     }
     emitter.ctx = ctx;
-    const grown = addValue(w, 0, name, t, v, s.wm, emitter.emit);
+    const grown = toStore(s.bf, name, backfilling, w, t)
+      ? addToStore(s.bf!, name, w, t, v, s.wm, pc.latenessMs, emitter.emit)
+      : addValue(w, 0, name, t, v, s.wm, emitter.emit);
     if (grown !== w) s.series[name] = grown;
     const tr = s.trends[name]!;
     const grownTr = addPoint(tr, t, v, trendCfg.points);
@@ -125,6 +168,8 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     if (L.temperature_c) inputs.temperatureC = L.temperature_c[1];
     const r = news2(inputs);
     s.news2 = { score: r.score, risk: r.risk, level: r.level, complete: r.complete, components: r.components, missing: r.missing };
+    // History never opens or resolves a live alert (it changes the score only when it is newer).
+    if (backfilling) return;
     if (r.level === 'low') resolve(s.alerts, ctx, 'news2', r.score, t);
     else raise(s.alerts, ctx, 'news2', r.level, r.score, t);
   }
@@ -137,7 +182,13 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
         applyAlertAction(s.alerts, ctx, e);
         return s;
       }
-      if (!admit(s, e.id, ctx, pc.latenessMs, pc.dedupCapacity)) return s;
+      backfilling = isBackfill(e);
+      if (backfilling) {
+        if (!admitBackfill(s, e, ctx)) return s;
+      } else if (backfilledBefore(s, e.id)) {
+        ctx.duplicate();
+        return s;
+      } else if (!admit(s, e.id, ctx, pc.latenessMs, pc.dedupCapacity)) return s;
       const t = ctx.eventTime;
       s.events++;
       const p = e.p;
@@ -154,6 +205,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
           if (typeof p.consciousness === 'string') setLatest(s, 'consciousness', t, CONSCIOUSNESS.indexOf(p.consciousness as 'A'));
           if (typeof p.spo2_scale === 'number') setLatest(s, 'spo2_scale', t, p.spo2_scale);
           updateNews2(s, ctx, t);
+          if (backfilling) break; // history: no cadence, timer or signal_lost
           const now = ctx.now();
           s.vp = now;
           pushTime(s.vt, t, pc.monitoredMinReadings);
@@ -226,10 +278,11 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     // An empty ring is left out: a snapshot from before the cadence rule re-encodes unchanged.
     encode: (s) => JSON.stringify({
       ...s, dd: encodeDedup(s.dd), series: seriesRecordToJSON(s.series), trends: trendRecordToJSON(s.trends), vt: s.vt.length > 0 ? s.vt : undefined,
+      bf: s.bf === undefined ? undefined : backfillToJSON(s.bf),
     }),
     decode: (data) => {
-      const raw = JSON.parse(data) as Omit<PatientState, 'dd' | 'wm' | 'series' | 'trends'> & {
-        dd: string; wm: number | null; series: Record<string, SeriesJSON>; trends: Record<string, TrendJSON>; vt?: number[];
+      const raw = JSON.parse(data) as Omit<PatientState, 'dd' | 'wm' | 'series' | 'trends' | 'bf'> & {
+        dd: string; wm: number | null; series: Record<string, SeriesJSON>; trends: Record<string, TrendJSON>; vt?: number[]; bf?: BackfillJSON;
       };
       return {
         ...raw,
@@ -242,6 +295,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
         alerts: alertBookFromJSON(raw.alerts),
         procs: toDict(raw.procs),
         vt: raw.vt ?? [],
+        bf: raw.bf === undefined ? undefined : backfillFromJSON(raw.bf),
       };
     },
   });
@@ -269,7 +323,7 @@ export function patientSummary(id: string, s: PatientView, now: number): Record<
   const windows = dict<unknown>();
   const trends = dict<unknown>();
   for (const [name, series] of Object.entries(s.series)) {
-    windows[name] = latestStats(series);
+    windows[name] = windowView(latestStats(series));
     trends[name] = classify(s.trends[name]!).trend;
   }
   const wm = s.wm ?? -Infinity;

@@ -22,13 +22,20 @@ export interface SeriesJSON {
   m: WindowRow[];
   /** Hour windows, ascending by start (not emitted; served live). */
   hr: WindowRow[];
+  /**
+   * Spans [from, to) of minutes that ever had a live window (back-fill may not write a released
+   * one: its contents are gone). Absent in snapshots from before back-fill: unknown, taken as
+   * "all of time" (back-fill into released windows of such a series is refused).
+   */
+  iv?: [number, number][];
 }
 
 /**
  * One or more series as the actor holds them: [minute rows per series, hour rows per series,
- * series], then a region per series: [minute rows in use, hour rows in use, the minute rows, the
- * hour rows]. A row is ROW doubles in WindowRow order; rows ascend by start. Functions that add
- * rows return the buffer to keep, a larger copy when a region was full.
+ * series], then a region per series: [minute rows in use, hour rows in use, live spans in use,
+ * SPANS x (from, to), the minute rows, the hour rows]. A row is ROW doubles in WindowRow order;
+ * rows ascend by start. Functions that add rows return the buffer to keep, a larger copy when a
+ * region was full.
  */
 export type SeriesState = Float64Array;
 
@@ -41,7 +48,15 @@ const ROW = 7;
 // Fields of a region, from its offset.
 const NM = 0;
 const NH = 1;
-const ROWS = 2;
+const NI = 2;
+const SPAN0 = 3;
+/**
+ * Live spans kept per series: a steady stream is one span, each outage adds one. Beyond this the
+ * two oldest merge (the gap between them counts as live: back-fill into it is refused, never
+ * merged wrongly).
+ */
+const SPANS = 4;
+const ROWS = SPAN0 + 2 * SPANS;
 
 // Fields of a row, from its offset.
 const START = 0;
@@ -80,6 +95,55 @@ function alloc(regions: number, cm: number, ch: number): Float64Array {
   return b;
 }
 
+/** Notes that minute window `m` of the region at `reg` is live (once per new minute row). */
+function markLive(b: Float64Array, reg: number, m: number): void {
+  const n = b[reg + NI]!;
+  const sp = reg + SPAN0;
+  const end = m + MINUTE;
+  // The usual case: the next minute of the newest span.
+  if (n > 0 && b[sp + 2 * (n - 1) + 1] === m) {
+    b[sp + 2 * (n - 1) + 1] = end;
+    return;
+  }
+  let i = 0;
+  while (i < n && b[sp + 2 * i + 1]! < m) i++;
+  // Spans i.. end at or after m: m joins span i when it touches it.
+  if (i < n && b[sp + 2 * i]! <= end) {
+    if (m < b[sp + 2 * i]!) b[sp + 2 * i] = m;
+    if (end > b[sp + 2 * i + 1]!) b[sp + 2 * i + 1] = end;
+    // It may now touch the next span.
+    if (i + 1 < n && b[sp + 2 * (i + 1)]! <= b[sp + 2 * i + 1]!) {
+      b[sp + 2 * i + 1] = Math.max(b[sp + 2 * i + 1]!, b[sp + 2 * (i + 1) + 1]!);
+      b.copyWithin(sp + 2 * (i + 1), sp + 2 * (i + 2), sp + 2 * n);
+      b[reg + NI] = n - 1;
+    }
+    return;
+  }
+  if (n === SPANS) {
+    // Full: the two oldest merge, which only ever refuses more back-fill, never merges wrongly.
+    b[sp + 1] = b[sp + 3]!;
+    b.copyWithin(sp + 2, sp + 4, sp + 2 * n);
+    b[reg + NI] = n - 1;
+    markLive(b, reg, m);
+    return;
+  }
+  b.copyWithin(sp + 2 * (i + 1), sp + 2 * i, sp + 2 * n);
+  b[sp + 2 * i] = m;
+  b[sp + 2 * i + 1] = end;
+  b[reg + NI] = n + 1;
+}
+
+/** True when minute window `m` of series `r` had a live window once (or nobody knows). */
+export function wasLive(b: SeriesState, r: number, m: number): boolean {
+  const reg = regionAt(b, r);
+  const n = b[reg + NI]!;
+  for (let i = 0; i < n; i++) {
+    const at = reg + SPAN0 + 2 * i;
+    if (m >= b[at]! && m < b[at + 1]!) return true;
+  }
+  return false;
+}
+
 /** `regions` empty series in one buffer. */
 export function newSeries(regions = 1): SeriesState {
   return alloc(regions, MINUTE_ROWS, HOUR_ROWS);
@@ -102,6 +166,7 @@ function grow(b: Float64Array, cm: number, ch: number): Float64Array {
     const nh = b[from + NH]!;
     n[to + NM] = nm;
     n[to + NH] = nh;
+    n.set(b.subarray(from + NI, from + ROWS), to + NI);
     n.set(b.subarray(from + ROWS, from + ROWS + nm * ROW), to + ROWS);
     const hFrom = from + ROWS + oldCm * ROW;
     n.set(b.subarray(hFrom, hFrom + nh * ROW), to + ROWS + newCm * ROW);
@@ -167,6 +232,7 @@ export function addValue(b: SeriesState, r: number, name: string, t: number, v: 
     }
     at = insert(b, reg + ROWS, b[reg + NM]!, ~at, mStart);
     b[reg + NM]!++;
+    markLive(b, reg, mStart);
   }
   addTo(b, at, v);
   if (b[at + REV]! > 0 && mStart + MINUTE <= watermark) {
@@ -188,6 +254,80 @@ export function addValue(b: SeriesState, r: number, name: string, t: number, v: 
   }
   addTo(b, ah, v);
   return b;
+}
+
+/** Start of the minute window holding event time `t`. */
+export function minuteOf(t: number): number {
+  return t - (t % MINUTE);
+}
+
+/** True when series `r` holds the minute window starting at `m` (live, or a back-fill store's). */
+export function holdsMinute(b: SeriesState, r: number, m: number): boolean {
+  const reg = regionAt(b, r);
+  return find(b, reg + ROWS, b[reg + NM]!, m) >= 0;
+}
+
+/**
+ * Back-fill (SPEC §5): a minute window that never had a live one is kept in a store of its own
+ * (series `r` of `store`, minute rows only), and every value added re-emits it at once with the
+ * next revision, so the analytics store keeps the merged window whatever order the values came
+ * in. Returns the buffer to keep.
+ */
+export function addStoredValue(store: SeriesState, r: number, name: string, t: number, v: number, emit: EmitRollup): SeriesState {
+  const m = minuteOf(t);
+  let b = store;
+  let reg = regionAt(b, r);
+  let at = find(b, reg + ROWS, b[reg + NM]!, m);
+  if (at < 0) {
+    if (b[reg + NM] === b[CM]) {
+      b = grow(b, 2 * (b[reg + NM]! + 1), 0);
+      reg = regionAt(b, r);
+    }
+    at = insert(b, reg + ROWS, b[reg + NM]!, ~at, m);
+    b[reg + NM]!++;
+  }
+  addTo(b, at, v);
+  b[at + REV]!++;
+  b[at + DIRTY] = 0;
+  emit(name, b, at, MINUTE, true);
+  return b;
+}
+
+/**
+ * Adds a value to the live hour window of series `r` when that window is still kept at this
+ * watermark (the live summary's hour stats), not to any minute window. Returns the buffer to keep.
+ */
+export function addHourValue(b: SeriesState, r: number, t: number, v: number, watermark: number, latenessMs: number): SeriesState {
+  const h = t - (t % HOUR);
+  if (h + 2 * HOUR + latenessMs < watermark) return b;
+  let reg = regionAt(b, r);
+  let hb = reg + ROWS + b[CM]! * ROW;
+  let ah = find(b, hb, b[reg + NH]!, h);
+  if (ah < 0) {
+    if (b[reg + NH] === b[CH]) {
+      b = grow(b, 0, 2 * (b[reg + NH]! + 1));
+      reg = regionAt(b, r);
+      hb = reg + ROWS + b[CM]! * ROW;
+    }
+    ah = insert(b, hb, b[reg + NH]!, ~ah, h);
+    b[reg + NH]!++;
+  }
+  addTo(b, ah, v);
+  return b;
+}
+
+/** Forgets minute windows of series `r` that end before `cutoff`; true when none is left. */
+export function dropMinutesBefore(b: SeriesState, r: number, cutoff: number): boolean {
+  const reg = regionAt(b, r);
+  const mb = reg + ROWS;
+  const nm = b[reg + NM]!;
+  let drop = 0;
+  while (drop < nm && b[mb + drop * ROW]! + MINUTE < cutoff) drop++;
+  if (drop > 0) {
+    b.copyWithin(mb, mb + drop * ROW, mb + nm * ROW);
+    b[reg + NM] = nm - drop;
+  }
+  return nm - drop === 0;
 }
 
 /**
@@ -233,10 +373,16 @@ function rowsOf(b: Float64Array, base: number, n: number): WindowRow[] {
   return out;
 }
 
-/** Snapshot form of series `r` of `b`. */
-export function seriesToJSON(b: SeriesState, r = 0): SeriesJSON {
+/** Snapshot form of series `r` of `b`; with `spans`, its live spans too (unless unknown). */
+export function seriesToJSON(b: SeriesState, r = 0, spans = false): SeriesJSON {
   const reg = regionAt(b, r);
-  return { m: rowsOf(b, reg + ROWS, b[reg + NM]!), hr: rowsOf(b, reg + ROWS + b[CM]! * ROW, b[reg + NH]!) };
+  const j: SeriesJSON = { m: rowsOf(b, reg + ROWS, b[reg + NM]!), hr: rowsOf(b, reg + ROWS + b[CM]! * ROW, b[reg + NH]!) };
+  if (spans && b[reg + SPAN0] !== -Infinity) {
+    const iv: [number, number][] = [];
+    for (let i = 0; i < b[reg + NI]!; i++) iv.push([b[reg + SPAN0 + 2 * i]!, b[reg + SPAN0 + 2 * i + 1]!]);
+    j.iv = iv;
+  }
+  return j;
 }
 
 /** Live form of snapshot series, one region each in the order given. */
@@ -255,6 +401,12 @@ export function seriesFromJSON(...js: SeriesJSON[]): SeriesState {
     b[reg + NH] = j.hr.length;
     // A field JSON carried as null (a sum that overflowed) reads as 0, as it did in arithmetic.
     for (let i = 0; i < j.m.length; i++) b.set(j.m[i]!, reg + ROWS + i * ROW);
+    // Without spans (an older snapshot, or a caller that keeps none), every minute may have been live.
+    const iv = j.iv ?? [[-Infinity, Infinity]];
+    const keep = iv.slice(Math.max(0, iv.length - SPANS));
+    b[reg + NI] = keep.length;
+    for (let i = 0; i < keep.length; i++) b.set(keep[i]!, reg + SPAN0 + 2 * i);
+    if (keep.length < iv.length) b[reg + SPAN0] = iv[0]![0];
     const hb = reg + ROWS + cm * ROW;
     for (let i = 0; i < j.hr.length; i++) b.set(j.hr[i]!, hb + i * ROW);
   }
@@ -264,7 +416,7 @@ export function seriesFromJSON(...js: SeriesJSON[]): SeriesState {
 /** Snapshot form of a record of single series (same keys, same order). */
 export function seriesRecordToJSON(rec: Record<string, SeriesState>): Record<string, SeriesJSON> {
   const out = dict<SeriesJSON>();
-  for (const k in rec) out[k] = seriesToJSON(rec[k]!);
+  for (const k in rec) out[k] = seriesToJSON(rec[k]!, 0, true);
   return out;
 }
 

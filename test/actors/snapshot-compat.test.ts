@@ -74,6 +74,8 @@ function withoutIssue14(kind: string, snap: string): string {
   const o = JSON.parse(snap) as { vt?: unknown; vp?: unknown; monitored?: unknown; outliers: Record<string, unknown>; recent?: { type: string; d?: number }[] };
   // Issue 16: a recent blood pressure keeps its diastolic value, as one entry named by its type.
   for (const r of o.recent ?? []) if (r.d !== undefined) { r.type = `${r.type}.systolic`; delete r.d; }
+  // Issue 14 item 4: each series keeps the spans of minutes that had live windows (back-fill).
+  for (const ser of Object.values((o as { series?: Record<string, { iv?: unknown }> }).series ?? {})) delete ser.iv;
   delete o.vt;
   delete o.vp;
   delete o.monitored;
