@@ -17,7 +17,7 @@
 import { defineActor, type ActorDefinition } from '../runtime/actor.js';
 import type { AlertLevelName } from '../runtime/ports.js';
 import { ALERT_ACTION, alertBookFromJSON, applyAlertAction, isShelveTimer, levelRank, newAlertBook, raise, resolve, unshelve, type AlertActionEvent, type AlertBookState } from './alerts.js';
-import { isoOrNull, openAlertsView } from './views.js';
+import { isoOrNull, openAlertsView, windowView } from './views.js';
 import type { ClinicalConfig } from './config.js';
 import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
@@ -243,7 +243,7 @@ export function procedureSummary(id: string, s: EncodedProcedure, now: number): 
   const wm = s.wm ?? -Infinity;
   const windows: Record<string, unknown> = {};
   const series = s.series instanceof Float64Array ? seriesRecord(s.series) : s.series;
-  for (const [name, w] of Object.entries(series)) windows[name] = latestStats(w);
+  for (const [name, w] of Object.entries(series)) windows[name] = windowView(latestStats(w));
   return {
     procedure_id: id,
     patient_id: s.patient,

@@ -4,6 +4,7 @@
 import type { AlertBookState } from './alerts.js';
 import { openAlerts } from './alerts.js';
 import type { News2Components, News2Parameter } from './news2.js';
+import type { WindowStats } from './windows.js';
 
 export function isoOrNull(ms: number | undefined): string | null {
   return ms !== undefined && Number.isFinite(ms) ? new Date(ms).toISOString() : null;
@@ -48,4 +49,10 @@ export function readingView(r: { t: number; type: string; v: number; unit: strin
   return r.d === undefined
     ? { event_time: isoOrNull(r.t), type: r.type, value: r.v, unit: r.unit }
     : { event_time: isoOrNull(r.t), type: r.type, systolic: r.v, diastolic: r.d, unit: r.unit };
+}
+
+/** The newest minute and hour windows of a series, their start as an instant. */
+export function windowView(w: { minute: WindowStats | null; hour: WindowStats | null }): Record<string, unknown> {
+  const one = (s: WindowStats | null) => (s === null ? null : { start: isoOrNull(s.start), count: s.count, min: s.min, max: s.max, avg: s.avg });
+  return { minute: one(w.minute), hour: one(w.hour) };
 }

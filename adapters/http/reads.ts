@@ -110,6 +110,13 @@ export interface ClusterReads {
   status(): ClusterStatus | null;
 }
 
+/** The runtime's host stats (camelCase in TypeScript) as the API's snake_case. */
+function snakeKeys(o: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  return out;
+}
+
 /** GET /admin/cluster (and /admin/shards' `cluster`): the coordinator's status in the API's snake_case. */
 function clusterView(c: ClusterStatus | null): unknown {
   if (c === null) return null;
@@ -149,10 +156,7 @@ export function liveReads(rt: ActorRuntime, dir: PatientDirectory, now: () => nu
       key_groups: rt.options.keyGroups,
       shards: rt.shardMap.ranges().map((r) => ({ shard: r.shard, key_groups: [r.from, r.to], host: r.shard % rt.options.hosts })),
       epoch: rt.shardMap.epoch,
-      hosts: (await rt.stats()).map((h) => ({
-        host: h.hostId, generation: h.generation, applied_seq: h.appliedSeq, in_flight: h.inFlight, active: h.active,
-        parked: h.parked, timers: h.timers, key_groups: h.keyGroups, queued: h.queued, inbox: h.inbox,
-      })),
+      hosts: (await rt.stats()).map(snakeKeys),
       ...(cluster ? { cluster: clusterView(cluster.status()) } : {}),
     }),
     rescale: async (count) => {

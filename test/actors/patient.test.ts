@@ -47,7 +47,7 @@ describe('patient actor', () => {
       expect.objectContaining({ metric: 'heart_rate', windowStart: T0, windowMs: MIN, count: 60, min: 60, max: 119, sum: 60 * 60 + (59 * 60) / 2, revision: 1, final: true, actorKind: 'patient', actorId: 'p1', tenant: 't1' }),
     ]);
     const summary = patientSummary('p1', d.state, T0 + MIN);
-    expect(summary.window_stats).toMatchObject({ heart_rate: { minute: { start: T0 + MIN, count: 1 }, hour: { start: T0, count: 61 } } });
+    expect(summary.window_stats).toMatchObject({ heart_rate: { minute: { start: new Date(T0 + MIN).toISOString(), count: 1 }, hour: { start: new Date(T0).toISOString(), count: 61 } } });
   });
 
   it('corrects a window with a late event inside the lateness and re-emits it with a higher revision', () => {

@@ -107,8 +107,8 @@ describe('records keyed by producers\' names take Object.prototype names as ordi
         // The summary, live and from the snapshot form, as its JSON answer carries it.
         for (const view of [s, def.decode!(d.snapshot()) as PatientState]) {
           const sum = patientSummary('p1', view, t);
-          const hourCounts = entriesOf(sum.window_stats).map(([n, w]) => [n, (w as { hour: { count: number; start: number } }).hour]);
-          expect(hourCounts).toEqual(sorted(readings).map(([n, c]) => [n, { count: c, start: T0 - (T0 % HOUR), min: expect.any(Number), max: expect.any(Number), avg: expect.any(Number) }]));
+          const hourCounts = entriesOf(sum.window_stats).map(([n, w]) => [n, (w as { hour: { count: number; start: string } }).hour]);
+          expect(hourCounts).toEqual(sorted(readings).map(([n, c]) => [n, { count: c, start: new Date(T0 - (T0 % HOUR)).toISOString(), min: expect.any(Number), max: expect.any(Number), avg: expect.any(Number) }]));
           expect(entriesOf(sum.trends).map(([n]) => n)).toEqual(sorted(readings).map(([n]) => n));
           expect(entriesOf(patientTrends(view)).map(([n]) => n)).toEqual(sorted(readings).map(([n]) => n));
           const shown = (sum.procedures as ProcedureSummaryMessage[]).map((p) => [p.procedure_id, p.events] as [string, number]);

@@ -42,6 +42,8 @@ describe('risk summary: one public shape', () => {
     expect(s.procedures[0]).toMatchObject({ procedure_id: 'pr1', updated_at: new Date(T0 + 500).toISOString() });
     expect(s.procedures[0]).not.toHaveProperty('type');
     for (const r of s.recent_biometrics) expect(r.event_time).toMatch(ISO);
+    expect(s.window_stats.heart_rate.minute).toMatchObject({ start: new Date(Math.floor(T0 / 60_000) * 60_000).toISOString(), count: 1, min: 135, max: 135 });
+    expect(s.window_stats.heart_rate.hour.start).toMatch(ISO);
     // `_ms` is a duration, never an epoch.
     expect(s.freshness_ms).toBe(3000);
   });
