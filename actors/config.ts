@@ -63,6 +63,15 @@ export const clinicalConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Alarm workflow: how long staff may shelve (silence) an alert, in minutes. */
+    alerts: z
+      .object({
+        shelveMinMinutes: z.number().positive().default(1),
+        shelveMaxMinutes: z.number().positive().default(240),
+      })
+      .strict()
+      .refine((a) => a.shelveMinMinutes <= a.shelveMaxMinutes, { message: 'shelveMinMinutes must not exceed shelveMaxMinutes' })
+      .prefault({}),
     /** Physiological bounds per series: readings outside are kept and flagged as outliers. */
     outliers: z.record(z.string(), range).default({
       heart_rate: [40, 140],

@@ -1,5 +1,6 @@
 // The composition root: configuration picks an adapter for every port, here and nowhere else.
 import { clinicalActorsModule, clinicalFrameDecoderModule } from '../../actors/index.js';
+import { runtimeAlertActions } from './alert-actions.js';
 import type { IngestNotes } from '../../actors/frame-decoder.js';
 import { loadTenantConfigDir, registryFromConfig } from '../../actors/contracts/load.js';
 import { ContractRegistry } from '../../actors/contracts/registry.js';
@@ -271,6 +272,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       ingest,
       tokens,
       alerts,
+      alertActions: runtimeAlertActions(runtime, config.clinical, clustered),
       reads: liveReads(runtime, directory, () => Date.now(), clustered ? {
         forward: (kind, tenant, id) => {
           const owner = coordinator?.ownerOf(keyGroupOf(tenant, kind, id, runtime.options.keyGroups)) ?? null;

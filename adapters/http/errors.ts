@@ -25,6 +25,8 @@ export const STATUS_OF = {
   method_not_allowed: 405,
   actor_failed: 409,
   rescale_in_progress: 409,
+  /** Acknowledging or shelving an alert whose condition has already resolved. */
+  alert_resolved: 409,
   payload_too_large: 413,
   /** More events in one batch than allowed (parseFrame). */
   too_many_events: 413,

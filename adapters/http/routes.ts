@@ -2,6 +2,7 @@
 // today) reads a request, calls `open`/`handle`, and writes the answer. Handlers throw ApiError
 // by code; errors.ts alone decides each code's status.
 import { AlertLevel, type AlertLevelName } from '../../runtime/ports.js';
+import { alertActionRoutes, type AlertActions } from './alert-actions.js';
 import type { AlertHub } from './alert-hub.js';
 import { parseRange, type AnalyticsReads } from './analytics-api.js';
 import { importAuditRow, type AuditRow } from './audit.js';
@@ -22,6 +23,8 @@ export interface HttpDeps {
   ops?: { page(): string; data(): Promise<unknown> };
   /** timeline / biometrics / search, from the analytics store (absent: 501). */
   analytics?: AnalyticsReads;
+  /** POST /v1/alerts/{id}/acknowledge and /shelve, as events for the alert's actor (absent: 501). */
+  alertActions?: AlertActions;
   /** Dead letters: GET /v1/dlq and POST /v1/dlq:replay, from the analytics store (absent: 501). */
   dlq?: DlqApi;
   /** One audit row per HTTP batch / import (absent: not recorded). */
@@ -190,6 +193,7 @@ function tenantArea(deps: HttpDeps): Area {
       tenantGet('/v1/patients', (req, limit) => reads.patients(req.tenant, limit, req.q.get('cursor'))),
       tenantGet('/v1/alerts/recent', async (req, limit) => ({ alerts: await alerts.recentFor(req.tenant, minLevel(req.q), limit) })),
       tenantGet('/v1/alerts/top', async (req, limit) => ({ alerts: await alerts.topFor(req.tenant, limit) })),
+      ...alertActionRoutes(alerts, deps.alertActions),
       tenantGet(/^\/v1\/patients\/([^/]+)\/timeline$/, (req, limit) => {
         const a = analytics(req);
         const r = parseRange(req.q.get('from'), req.q.get('to'));
