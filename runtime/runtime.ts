@@ -229,13 +229,15 @@ export class ActorRuntime {
     await Promise.all(this.hosts.map((h) => h.control?.snapshotNow()));
   }
 
-  async stats(): Promise<{ hostId: number; generation: number; appliedSeq: number; inFlight: number; active: number; parked: number; timers: number; keyGroups: number }[]> {
+  /** `queued`: events built for the host, not yet sent; `inbox`: messages its intake holds back. */
+  async stats(): Promise<{ hostId: number; generation: number; appliedSeq: number; inFlight: number; active: number; parked: number; timers: number; keyGroups: number; queued: number; inbox: number }[]> {
     return Promise.all(
       this.hosts.map(async (h) => {
         const c = h.control ? await h.control.counts() : { active: 0, parked: 0, timers: 0, appliedSeq: 0, inbox: 0 };
         return {
           hostId: h.id, generation: h.generation, appliedSeq: this.ledger.appliedSeq(h.id), inFlight: this.ledger.inFlight(h.id),
           active: c.active, parked: c.parked, timers: c.timers, keyGroups: this.placement.keyGroups[h.id]!.length,
+          queued: this.ledger.building(h.id), inbox: c.inbox,
         };
       }),
     );

@@ -21,7 +21,7 @@ import { connect, type NatsConnection } from 'nats';
 import { followClusterAlerts, NatsAlertSink, NatsDeadLetters, NatsIngestFeed } from '../nats/feeds.js';
 import type { EventLog, SnapshotStore } from '../../runtime/ports.js';
 import { liveReads, PatientDirectory } from '../http/reads.js';
-import { createOpsApi, FreshnessTracker, RecentAlertLog } from '../http/ops.js';
+import { CodeCounts, createOpsApi, FailedActorLog, FreshnessTracker, OpsHistory, RecentAlertLog } from '../http/ops.js';
 import { FanoutAlertSink, startAnalytics } from './analytics.js';
 import { analyticsReads } from './analytics-reads.js';
 import { createDlqApi } from './dlq.js';
@@ -90,6 +90,9 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
   // Ops page: newest event time per tenant (configured tenants listed before their first event).
   const freshness = new FreshnessTracker();
   for (const t of tenants) freshness.expect(t);
+  // Ops page: actors whose handler threw, and rejected events (dead letters) by code.
+  const opsFailed = new FailedActorLog();
+  const opsDeadLetters = new CodeCounts();
 
   const durable = Boolean(config.natsUrl && config.redisUrl);
   // In durable mode NATS is also a way in (partner feeds) and out (alerts, dead letters).
@@ -158,7 +161,10 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     },
     ports,
     {
-      onActorFailed: (f) => log(`actor failed: ${f.kind} ${f.tenant}/${f.id}: ${f.error.message}`),
+      onActorFailed: (f) => {
+        opsFailed.note(f);
+        log(`actor failed: ${f.kind} ${f.tenant}/${f.id}: ${f.error.message}`);
+      },
       onIngestNotes: (n) => {
         const notes = n as IngestNotes;
         directory.addAll(notes.patients);
@@ -239,13 +245,19 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       events.inc(n);
       bytes.inc(b);
     },
-    onRejected: (code) => rejections.inc(1, { code }),
+    onRejected: (code) => {
+      rejections.inc(1, { code });
+      opsDeadLetters.note(code);
+    },
     onAccepted: (n, d) => {
       eventsAccepted += n;
       if (n) accepted.inc(n);
       if (d) dups.inc(d);
     },
   };
+  // Ops page: the last 15 minutes in 10-second samples (events/s, ack p99, dead letters).
+  const opsHistory = new OpsHistory({ eventsTotal: () => eventsAccepted, deadLetters: opsDeadLetters });
+  opsHistory.start();
   const dlqCount = metrics.counter('vigil_dlq_events_total', 'Rejected events sent to the dead-letter subject');
   const ingest = new IngestService(registry, runtime, systemClock, ingestMetrics, (evs, source) => {
     directory.note(evs);
@@ -287,7 +299,10 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
         if (clustered && coordinator === null) reasons = [...reasons, `joining cluster ${config.cluster}`];
         return { ready: reasons.length === 0, reasons };
       },
-      onAckLatency: (ms) => ackLatency.observe(ms / 1000),
+      onAckLatency: (ms) => {
+        ackLatency.observe(ms / 1000);
+        opsHistory.noteAck(ms);
+      },
       ...(analytics ? { analytics: analyticsReads(analytics.store), audit: (r: AuditRow) => analytics.audit(r) } : {}),
       ...(analytics ? {
         dlq: createDlqApi({
@@ -299,6 +314,10 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
         recentAlerts: (limit) => opsAlerts.recent(limit),
         eventsTotal: () => eventsAccepted,
         freshness: () => freshness.snapshot(),
+        openAlerts: () => alerts.openCounts(),
+        history: opsHistory,
+        failedActors: opsFailed,
+        deadLetters: opsDeadLetters,
       }),
     });
   } catch (err) {
@@ -334,6 +353,7 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
     async close() {
       if (probeTimer) clearInterval(probeTimer);
       clearInterval(freshnessTimer);
+      opsHistory.stop();
       // A graceful leave hands the slots over before the hosts stop.
       await coordinator?.close();
       server.close();

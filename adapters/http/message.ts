@@ -24,6 +24,8 @@ export interface HttpAnswer {
   body: unknown;
   /** Default application/json. */
   contentType?: string;
+  /** Further response headers, lower-case names (e.g. set-cookie, location, cache-control). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export function ok(body: unknown, contentType?: string): HttpAnswer {

@@ -7,7 +7,9 @@ import type { AlertHub } from './alert-hub.js';
 import { parseRange, type AnalyticsReads } from './analytics-api.js';
 import { importAuditRow, type AuditRow } from './audit.js';
 import { parseDlqQuery, parseReplayBody, type DlqApi } from './dlq.js';
-import { tokenFrom, type TokenBook } from './auth.js';
+import {
+  ADMIN, clearedSessionCookie, cookieFrom, OPS_COOKIE, SessionBook, sessionCookie, tokenFrom, type TokenBook,
+} from './auth.js';
 import { ApiError } from './errors.js';
 import { ok, type HttpHead } from './message.js';
 import type { ReadApi } from './reads.js';
@@ -19,8 +21,14 @@ export interface HttpDeps {
   reads: ReadApi;
   metricsText: () => Promise<{ contentType: string; text: string }>;
   ready: () => { ready: boolean; reasons: string[] };
-  /** The ops page (admin token): GET /ops is its HTML, GET /ops/data what it polls. */
+  /**
+   * The ops page: GET /ops is its HTML (no data in it, served to anyone so it can show its
+   * sign-in form), GET /ops/data what it polls (admin: session cookie, or the admin token for
+   * scripts), /ops/session signs in (POST, the admin token), out (DELETE) or says who (GET).
+   */
   ops?: { page(): string; data(): Promise<unknown> };
+  /** The ops page's sign-in sessions (default: 8 h each, at most 64, in memory). */
+  opsSessions?: SessionBook;
   /** timeline / biometrics / search, from the analytics store (absent: 501). */
   analytics?: AnalyticsReads;
   /** POST /v1/alerts/{id}/acknowledge and /shelve, as events for the alert's actor (absent: 501). */
@@ -108,17 +116,93 @@ function opsArea(deps: HttpDeps): Area {
     if (!deps.ops) throw new ApiError('not_found', 'the ops page is not enabled on this node');
     return deps.ops;
   };
+  const sessions = deps.opsSessions ?? new SessionBook();
+  const NO_STORE = { 'cache-control': 'no-store' };
+  // Behind a TLS proxy the cookie is Secure; on plain HTTP a Secure cookie would be dropped.
+  const secure = (req: RouteRequest): boolean => (req.headers['x-forwarded-proto'] ?? '').toLowerCase() === 'https';
+  /** A new session: the answer's headers (its cookie) and when it expires. */
+  const signIn = (req: RouteRequest, extra: Record<string, string> = {}): { headers: Record<string, string>; expiresAt: number } => {
+    const s = sessions.create();
+    return { headers: { ...NO_STORE, ...extra, 'set-cookie': sessionCookie(s.id, sessions.options.ttlMs, secure(req)) }, expiresAt: s.expiresAt };
+  };
+  const session = (req: RouteRequest): string | null => cookieFrom(req.headers.cookie, OPS_COOKIE);
+  /** The page's session cookie, or (scripts) the admin token by Authorization: Bearer or ?token=. */
+  const admitAdmin = (req: RouteRequest): void => {
+    if (sessions.expiresAt(session(req)) !== null) return;
+    const who = deps.tokens.resolve(tokenFrom(req.headers.authorization ?? '', req.query));
+    if (who === null) throw new ApiError('unauthorized', 'sign in at /ops, or send the admin token (Authorization: Bearer, or ?token= from scripts)');
+    if (who !== ADMIN) throw new ApiError('forbidden', 'the ops page needs the admin token');
+  };
   return {
-    claims: (p) => p === '/ops' || p === '/ops/data',
-    guard: { who: 'admin', unauthorized: 'the admin token is required (Authorization: Bearer or ?token=)', forbidden: 'the ops page needs the admin token' },
+    claims: (p) => p === '/ops' || p.startsWith('/ops/'),
+    // Each route checks its caller itself: the page shell is open, the rest needs a session or the admin token.
+    guard: { who: 'anyone' },
     routes: [
-      { method: 'GET', path: '/ops', handle: () => ok(ops().page(), 'text/html; charset=utf-8') },
-      { method: 'GET', path: '/ops/data', handle: async () => ok(await ops().data()) },
+      {
+        method: 'GET', path: '/ops', handle: (req) => {
+          const page = ops().page();
+          // An old bookmark or link with ?token=: sign in with it (when it is the admin token) and
+          // send the browser to /ops, so the token leaves the address bar and the history.
+          if (req.q.has('token')) {
+            const admin = deps.tokens.resolve(req.q.get('token')) === ADMIN;
+            return { status: 303, body: '', contentType: 'text/plain', headers: admin ? signIn(req, { location: '/ops' }).headers : { ...NO_STORE, location: '/ops' } };
+          }
+          return { status: 200, body: page, contentType: 'text/html; charset=utf-8', headers: NO_STORE };
+        },
+      },
+      {
+        method: 'GET', path: '/ops/data', handle: async (req) => {
+          admitAdmin(req);
+          return { status: 200, body: await ops().data(), headers: NO_STORE };
+        },
+      },
+      {
+        // Sign in: the admin token, once, for a cookie (the page's form posts it as JSON).
+        method: 'POST', path: '/ops/session', body: OPS_SESSION_BODY_BYTES, handle: (req) => {
+          ops();
+          const who = deps.tokens.resolve(signInToken(req));
+          if (who === null) throw new ApiError('unauthorized', 'that is not the admin token');
+          if (who !== ADMIN) throw new ApiError('forbidden', 'the ops page needs the admin token, not a tenant token');
+          const s = signIn(req);
+          return { status: 200, body: { signed_in: true, expires_at: new Date(s.expiresAt).toISOString() }, headers: s.headers };
+        },
+      },
+      {
+        method: 'ANY', path: '/ops/session', handle: (req) => {
+          ops();
+          if (req.method === 'GET') {
+            const at = sessions.expiresAt(session(req));
+            return { status: 200, body: { signed_in: at !== null, expires_at: at === null ? null : new Date(at).toISOString() }, headers: NO_STORE };
+          }
+          if (req.method === 'DELETE') {
+            sessions.revoke(session(req));
+            return { status: 200, body: { signed_in: false, expires_at: null }, headers: { ...NO_STORE, 'set-cookie': clearedSessionCookie(secure(req)) } };
+          }
+          throw new ApiError('method_not_allowed', 'GET (who is signed in), POST (sign in) or DELETE (sign out)');
+        },
+      },
     ],
-    miss: () => {
+    miss: (req, samePath) => {
+      if (!samePath) throw new ApiError('not_found', `no route ${req.method} ${req.path}`);
       throw new ApiError('method_not_allowed', 'GET only');
     },
   };
+}
+
+const OPS_SESSION_BODY_BYTES = 4096;
+
+/** The admin token a sign-in posts: `{"token": "..."}` or a form's `token=...`. */
+function signInToken(req: RouteRequest): string | null {
+  const body = req.body ?? '';
+  if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return new URLSearchParams(body).get('token');
+  let token: unknown;
+  try {
+    token = (JSON.parse(body) as { token?: unknown } | null)?.token;
+  } catch {
+    throw new ApiError('invalid_json', 'body must be {"token": "<admin token>"}');
+  }
+  if (typeof token !== 'string' || token === '') throw new ApiError('invalid_field', 'body must be {"token": "<admin token>"}');
+  return token;
 }
 
 function adminArea(deps: HttpDeps): Area {

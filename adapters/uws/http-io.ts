@@ -5,23 +5,24 @@ import { payloadTooLarge, type ApiError } from '../http/errors.js';
 import type { HttpAnswer, HttpHead } from '../http/message.js';
 
 const STATUS: Record<number, string> = {
-  200: '200 OK', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
+  200: '200 OK', 303: '303 See Other', 400: '400 Bad Request', 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found',
   405: '405 Method Not Allowed', 409: '409 Conflict', 413: '413 Payload Too Large', 415: '415 Unsupported Media Type',
   426: '426 Upgrade Required', 429: '429 Too Many Requests', 500: '500 Internal Server Error', 501: '501 Not Implemented',
   503: '503 Service Unavailable',
 };
 
-export function json(res: HttpResponse, status: number, body: unknown, contentType = 'application/json'): void {
+export function json(res: HttpResponse, status: number, body: unknown, contentType = 'application/json', headers?: Readonly<Record<string, string>>): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   res.cork(() => {
     res.writeStatus(STATUS[status] ?? `${status}`);
     res.writeHeader('content-type', contentType);
+    if (headers) for (const k in headers) res.writeHeader(k, headers[k]!);
     res.end(text);
   });
 }
 
 export function writeAnswer(res: HttpResponse, a: HttpAnswer): void {
-  json(res, a.status, a.body, a.contentType);
+  json(res, a.status, a.body, a.contentType, a.headers);
 }
 
 /** Everything but the body. The request object is only valid until the handler returns. */

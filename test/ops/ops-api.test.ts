@@ -30,8 +30,8 @@ function fakeRuntime(stats: () => Promise<StatsRow[]>, generation = [1, 3]): Ops
 }
 
 const rows: StatsRow[] = [
-  { hostId: 0, generation: 1, appliedSeq: 10, inFlight: 0, active: 5, parked: 0, timers: 5, keyGroups: 8 },
-  { hostId: 1, generation: 3, appliedSeq: 12, inFlight: 1, active: 7, parked: 2, timers: 7, keyGroups: 8 },
+  { hostId: 0, generation: 1, appliedSeq: 10, inFlight: 0, active: 5, parked: 0, timers: 5, keyGroups: 8, queued: 0, inbox: 0 },
+  { hostId: 1, generation: 3, appliedSeq: 12, inFlight: 1, active: 7, parked: 2, timers: 7, keyGroups: 8, queued: 30, inbox: 1 },
 ];
 
 describe('createOpsApi().data()', () => {
@@ -53,8 +53,8 @@ describe('createOpsApi().data()', () => {
     expect(d.cluster).toEqual({ key_groups: 16, shards: 4, hosts: 2, epoch: 1 });
     expect(d.hosts_error).toBeNull();
     expect(d.hosts).toEqual([
-      { host: 0, generation: 1, restarts: 0, resident_actors: 5, parked_events: 0, timers: 5, key_groups: 8, applied_seq: 10, in_flight: 0 },
-      { host: 1, generation: 3, restarts: 2, resident_actors: 7, parked_events: 2, timers: 7, key_groups: 8, applied_seq: 12, in_flight: 1 },
+      { host: 0, generation: 1, restarts: 0, resident_actors: 5, parked_events: 0, timers: 5, key_groups: 8, applied_seq: 10, in_flight: 0, queued_events: 0, held_messages: 0, mailbox_depth: 0 },
+      { host: 1, generation: 3, restarts: 2, resident_actors: 7, parked_events: 2, timers: 7, key_groups: 8, applied_seq: 12, in_flight: 1, queued_events: 30, held_messages: 1, mailbox_depth: 33 },
     ]);
     expect(d.shards).toEqual([
       { shard: 0, key_groups: [0, 4], host: 0 },
@@ -82,8 +82,8 @@ describe('createOpsApi().data()', () => {
     const d = await api.data();
     expect(d.hosts_error).toMatch(/within 50 ms/);
     expect(d.hosts).toEqual([
-      { host: 0, generation: 2, restarts: 1, resident_actors: null, parked_events: null, timers: null, key_groups: 8, applied_seq: null, in_flight: null },
-      { host: 1, generation: 1, restarts: 0, resident_actors: null, parked_events: null, timers: null, key_groups: 8, applied_seq: null, in_flight: null },
+      { host: 0, generation: 2, restarts: 1, resident_actors: null, parked_events: null, timers: null, key_groups: 8, applied_seq: null, in_flight: null, queued_events: null, held_messages: null, mailbox_depth: null },
+      { host: 1, generation: 1, restarts: 0, resident_actors: null, parked_events: null, timers: null, key_groups: 8, applied_seq: null, in_flight: null, queued_events: null, held_messages: null, mailbox_depth: null },
     ]);
   });
 
@@ -175,30 +175,41 @@ describe('GET /ops, /ops/data on the uWS server', () => {
   });
 
   const get = async (s: RunningServer, p: string, token?: string, method = 'GET') => {
-    const r = await fetch(base(s) + p, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
-    return { status: r.status, type: r.headers.get('content-type'), text: await r.text() };
+    const r = await fetch(base(s) + p, { method, headers: token ? { authorization: `Bearer ${token}` } : {}, redirect: 'manual' });
+    return { status: r.status, type: r.headers.get('content-type'), text: await r.text(), location: r.headers.get('location'), cookie: r.headers.get('set-cookie') };
   };
 
-  it('serves the page and its data to the admin token, by header or ?token=', async () => {
-    expect(await get(server, '/ops', ADMIN)).toEqual({ status: 200, type: 'text/html; charset=utf-8', text: '<!doctype html><title>ops</title>' });
-    expect(await get(server, `/ops?token=${ADMIN}`)).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' });
-    expect(await get(server, '/ops/data', ADMIN)).toEqual({ status: 200, type: 'application/json', text: '{"events_total":7}' });
+  it('serves the page shell to anyone (it holds no data; it signs in) and its data to the admin token, by header or ?token=', async () => {
+    expect(await get(server, '/ops')).toMatchObject({ status: 200, type: 'text/html; charset=utf-8', text: '<!doctype html><title>ops</title>', cookie: null });
+    expect(await get(server, '/ops', ADMIN)).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' });
+    expect(await get(server, '/ops/data', ADMIN)).toMatchObject({ status: 200, type: 'application/json', text: '{"events_total":7}' });
     expect(await get(server, `/ops/data?token=${ADMIN}`)).toMatchObject({ status: 200, text: '{"events_total":7}' });
   });
 
-  it('refuses other callers and methods like the admin routes', async () => {
+  it('answers /ops?token= with a redirect to /ops: a session cookie for the admin token, nothing otherwise', async () => {
+    const admin = await get(server, `/ops?token=${ADMIN}`);
+    expect(admin).toMatchObject({ status: 303, location: '/ops' });
+    expect(admin.cookie).toMatch(/^vigil_ops_session=[\w-]{43}; Path=\/ops; Max-Age=28800; HttpOnly; SameSite=Strict$/);
+    const sid = /^vigil_ops_session=([\w-]+)/.exec(admin.cookie!)![1]!;
+    const data = await fetch(`${base(server)}/ops/data`, { headers: { cookie: `vigil_ops_session=${sid}` } });
+    expect(data.status).toBe(200);
+    for (const t of ['wrong', TENANT]) expect(await get(server, `/ops?token=${t}`)).toMatchObject({ status: 303, location: '/ops', cookie: null });
+  });
+
+  it('refuses other callers and methods on /ops/data', async () => {
+    const none = await get(server, '/ops/data');
+    expect(none.status).toBe(401);
+    expect(JSON.parse(none.text)).toMatchObject({ error: { code: 'unauthorized' } });
+    expect((await get(server, '/ops/data', 'wrong')).status).toBe(401);
+    const tenant = await get(server, '/ops/data', TENANT);
+    expect(tenant.status).toBe(403);
+    expect(JSON.parse(tenant.text)).toMatchObject({ error: { code: 'forbidden' } });
     for (const p of ['/ops', '/ops/data']) {
-      const none = await get(server, p);
-      expect(none.status).toBe(401);
-      expect(JSON.parse(none.text)).toMatchObject({ error: { code: 'unauthorized' } });
-      expect((await get(server, p, 'wrong')).status).toBe(401);
-      const tenant = await get(server, p, TENANT);
-      expect(tenant.status).toBe(403);
-      expect(JSON.parse(tenant.text)).toMatchObject({ error: { code: 'forbidden' } });
       expect((await get(server, p, ADMIN, 'POST')).status).toBe(405);
       const off = await get(bare, p, ADMIN);
       expect(off.status).toBe(404);
       expect(JSON.parse(off.text)).toMatchObject({ error: { code: 'not_found' } });
     }
+    expect((await get(server, '/ops/nothing', ADMIN)).status).toBe(404);
   });
 });
