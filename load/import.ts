@@ -1,7 +1,8 @@
 // `vigil import FILE --tenant T`: a scheduled batch feed through the same contracts and actors
 // as the stream. Reads CSV (the biometrics layout of seed 002: patient_id, biometric_type,
 // timestamp, value, systolic, diastolic, unit) or NDJSON envelopes, posts them to a running
-// node in batches of up to 1000 (`POST /v1/events:batch`, marked as an import), then records one
+// node in batches of up to 1000 (`POST /v1/events:batch` with `"mode": "import"`: history is
+// back-filled within the horizon, SPEC §5, actors/backfill.ts), then records one
 // audit row for the whole file (`POST /v1/imports`). Invalid rows are answered by the node with
 // their codes and land in its dead-letter queue; re-importing a file is idempotent (CSV rows
 // get deterministic event ids from the seed's unique key: patient, type, timestamp).
@@ -155,7 +156,7 @@ export async function importEvents(url: string, token: string, file: string, eve
   const s: ImportSummary = { import_id: importId, file, input_rows: events.length, output_rows: 0, duplicates: 0, dlq_rows: 0, rejected_by_code: {}, latency_ms: 0, status: 'ok' };
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-vigil-source': 'import' };
   for (let i = 0, b = 0; i < events.length; i += 1000, b++) {
-    const res = await post(`${url}/v1/events:batch`, { method: 'POST', headers, body: JSON.stringify({ batch_id: `${importId}:${b}`, events: events.slice(i, i + 1000) }) });
+    const res = await post(`${url}/v1/events:batch`, { method: 'POST', headers, body: JSON.stringify({ batch_id: `${importId}:${b}`, mode: 'import', events: events.slice(i, i + 1000) }) });
     if (!res.ok) {
       s.status = 'failed';
       const body = await res.text();

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { clinicalConfigSchema } from '../../actors/config.js';
 import { ConfigError } from '../../runtime/errors.js';
 
 /**
@@ -90,6 +91,46 @@ const ENV: Record<string, keyof NodeConfig> = {
 /** The environment variable behind each setting (documented in the README, checked by tests). */
 export const CONFIG_ENV = ENV;
 
+/** Clinical settings (actors/config.ts) that an environment variable may set too: path under `clinical`. */
+export const CLINICAL_ENV: Record<string, readonly string[]> = {
+  VIGIL_BACKFILL_HORIZON_MS: ['patient', 'backfillHorizonMs'],
+};
+
+/** `clinical` with the CLINICAL_ENV variables set in `env` written in (copies, never the caller's objects). */
+function withClinicalEnv(clinical: unknown, env: NodeJS.ProcessEnv): unknown {
+  let out = clinical;
+  for (const [name, path] of Object.entries(CLINICAL_ENV)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    const root: Record<string, unknown> = out !== null && typeof out === 'object' && !Array.isArray(out) ? { ...(out as Record<string, unknown>) } : {};
+    let at = root;
+    for (const k of path.slice(0, -1)) {
+      const next = at[k];
+      at = at[k] = next !== null && typeof next === 'object' && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
+    }
+    // Numbers as numbers; anything else stays text, which the schema refuses naming the variable.
+    at[path.at(-1)!] = /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
+    out = root;
+  }
+  return out;
+}
+
+/**
+ * Validates at start the clinical settings an environment variable may set (the hosts would only
+ * fail later, naming no variable); the others are checked where the actors are created.
+ */
+function checkClinical(clinical: unknown, env: NodeJS.ProcessEnv): void {
+  const r = clinicalConfigSchema.safeParse(clinical ?? {});
+  if (r.success) return;
+  for (const i of r.error.issues) {
+    const path = i.path.map(String).join('.');
+    const entry = Object.entries(CLINICAL_ENV).find(([, p]) => p.join('.') === path);
+    if (!entry) continue;
+    const fromEnv = env[entry[0]] !== undefined && env[entry[0]] !== '';
+    throw new ConfigError(`invalid setting clinical.${path}${fromEnv ? ` (${entry[0]})` : ''}: ${i.message}`);
+  }
+}
+
 // One ConfigError for the node config and the contract files; exported here too for callers of this module.
 export { ConfigError };
 
@@ -100,6 +141,7 @@ export function parseNodeConfig(file: Record<string, unknown>, env: NodeJS.Proce
     if (v !== undefined && v !== '') merged[key] = v;
   }
   Object.assign(merged, overrides);
+  if (Object.keys(CLINICAL_ENV).some((n) => env[n] !== undefined && env[n] !== '')) merged.clinical = withClinicalEnv(merged.clinical, env);
   const r = nodeConfigSchema.safeParse(merged);
   if (!r.success) {
     const i = r.error.issues[0]!;
@@ -108,6 +150,7 @@ export function parseNodeConfig(file: Record<string, unknown>, env: NodeJS.Proce
     const envName = Object.entries(ENV).find(([, v]) => v === key)?.[0];
     throw new ConfigError(`invalid setting ${key || '(root)'}${envName ? ` (${envName})` : ''}: ${i.message}`);
   }
+  checkClinical(r.data.clinical, env);
   return r.data;
 }
 
