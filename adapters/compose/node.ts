@@ -311,7 +311,9 @@ export async function startNode(config: NodeConfig, opts: NodeOptions = {}): Pro
       } : {}),
       ops: createOpsApi({
         runtime,
-        recentAlerts: (limit) => opsAlerts.recent(limit),
+        // From the alert index (Redis when durable): survives restarts and, with several nodes,
+        // lists every node's alerts.
+        recentAlerts: (limit) => alerts.recentAll(limit),
         eventsTotal: () => eventsAccepted,
         freshness: () => freshness.snapshot(),
         openAlerts: () => alerts.openCounts(),

@@ -14,7 +14,7 @@ import { alertView, type AlertView } from './alert-hub.js';
 export interface OpsDeps {
   runtime: Pick<ActorRuntime, 'stats' | 'shardMap' | 'options' | 'generation'>;
   /** The newest alerts of every tenant, newest first (the admin view). */
-  recentAlerts(limit: number): AlertView[];
+  recentAlerts(limit: number): AlertView[] | Promise<AlertView[]>;
   /** Monotonic: events accepted since the node started. The page derives events/s from it. */
   eventsTotal(): number;
   /** Per tenant, the newest event time seen (ms since the epoch), or null when none yet. */
@@ -103,6 +103,8 @@ export interface OpsData {
   hosts_error: string | null;
   shards: { shard: number; key_groups: [number, number]; host: number }[];
   alerts: AlertView[];
+  /** Why `alerts` is empty when it could not be read, or null. */
+  alerts_error: string | null;
   /** Every open alert of every tenant (not just the rows in `alerts`); null when unknown. */
   open_alerts: { total: number; by_level: Record<AlertLevelName, number>; by_tenant: { tenant: string; total: number; critical: number }[] } | null;
   /** Why open_alerts is null, or null. */
@@ -162,6 +164,10 @@ export function createOpsApi(deps: OpsDeps): OpsApi {
       let hostsError: string | null = null;
       // Asked together; each may be slow (a host being replaced, a store far away).
       const open = openAlerts(deps.openAlerts, statsTimeoutMs);
+      const recent = within(Promise.resolve().then(() => deps.recentAlerts(alertLimit)), statsTimeoutMs, 'the newest alerts').then(
+        (alerts) => ({ alerts, error: null }),
+        (err: unknown) => ({ alerts: [] as AlertView[], error: (err as Error).message }),
+      );
       // A host being replaced may not answer its control port for a while: the page must still
       // show generations and the map rather than hang with it.
       try {
@@ -179,6 +185,7 @@ export function createOpsApi(deps: OpsDeps): OpsApi {
         }));
       }
       const openResult = await open;
+      const recentResult = await recent;
       const t = now();
       const fresh = deps.freshness();
       return {
@@ -189,7 +196,8 @@ export function createOpsApi(deps: OpsDeps): OpsApi {
         hosts,
         hosts_error: hostsError,
         shards: map,
-        alerts: deps.recentAlerts(alertLimit),
+        alerts: recentResult.alerts,
+        alerts_error: recentResult.error,
         open_alerts: openResult.counts,
         open_alerts_error: openResult.error,
         freshness: Object.keys(fresh).sort().map((tenant) => {

@@ -171,6 +171,18 @@ describe('/ops/data: the true open-alert total, the ring, failures and dead lett
     expect((await createOpsApi(base).data()).open_alerts).toBeNull();
   });
 
+  it('reads the newest alerts asynchronously (the alert index), and says why they are missing', async () => {
+    const base = { runtime, eventsTotal: () => 0, freshness: () => ({}), statsTimeoutMs: 50 };
+    const row = { type: 'alert', alert_id: 'al_1' } as unknown as Awaited<ReturnType<OpsDeps['recentAlerts']>>[number];
+    const ok = await createOpsApi({ ...base, recentAlerts: async (limit) => Array.from({ length: Math.min(limit, 30) }, () => row) }).data();
+    expect(ok.alerts).toHaveLength(25);
+    expect(ok.alerts_error).toBeNull();
+    const down = await createOpsApi({ ...base, recentAlerts: () => Promise.reject(new Error('redis: timeout')) }).data();
+    expect(down).toMatchObject({ alerts: [], alerts_error: 'redis: timeout' });
+    const slow = await createOpsApi({ ...base, recentAlerts: () => new Promise(() => {}) }).data();
+    expect(slow.alerts_error).toMatch(/newest alerts did not arrive within 50 ms/);
+  });
+
   it('carries the ring, failed actors and dead letters by code (window first, then overall)', async () => {
     const { h, slot, src } = ring({ slotMs: 1000, windowMs: 2000 });
     slot(100, [5], ['old_code', 'old_code', 'old_code']);
