@@ -226,6 +226,11 @@ export interface AlertIndex {
   topAlerts(tenant: string, limit: number): Promise<AlertRecord[]>;
   /** Exact open-alert counts per tenant (tenants with none are absent). */
   openAlertCounts(): Promise<Record<string, OpenAlertCounts>>;
+  /**
+   * One alert of `tenant`: its latest transition while open, `'resolved'` when it is remembered as
+   * resolved (see resolvedKeep), null when unknown (never seen, or another tenant's).
+   */
+  lookupAlert(tenant: string, alertId: string): Promise<AlertRecord | 'resolved' | null>;
   close(): Promise<void>;
 }
 

@@ -219,5 +219,13 @@ export class MemoryReadModel implements PatientIndex, AlertIndex {
     return out;
   }
 
+  async lookupAlert(tenant: string, alertId: string): Promise<AlertRecord | 'resolved' | null> {
+    const t = this.alerts.get(tenant);
+    if (!t) return null;
+    const e = t.open.get(alertId);
+    if (e) return { ...e.rec };
+    return t.resolved.has(alertId) ? 'resolved' : null;
+  }
+
   async close(): Promise<void> {}
 }

@@ -153,6 +153,15 @@ export class AlertHub implements AlertSink {
     return { total, by_tenant: byTenant };
   }
 
+  /**
+   * One alert of `tenant` (acknowledge/shelve look it up): its latest transition while open,
+   * `'resolved'`, or null when this tenant has no such alert.
+   */
+  async lookup(tenant: string, alertId: string): Promise<AlertView | 'resolved' | null> {
+    const r = await this.index.lookupAlert(tenant, alertId);
+    return r === null || r === 'resolved' ? r : alertView(r);
+  }
+
   /** Resolves once every batch published so far has been applied (or given up at close). */
   async flushed(): Promise<void> {
     await this.tail;

@@ -264,6 +264,17 @@ export class RedisReadModel implements PatientIndex, AlertIndex {
     });
   }
 
+  async lookupAlert(tenant: string, alertId: string): Promise<AlertRecord | 'resolved' | null> {
+    const [open, resolved] = await this.run('lookup alert', async () => {
+      const p = this.client.pipeline();
+      p.hget(`${this.p}a:${tenant}`, alertId);
+      p.zscore(`${this.p}d:${tenant}`, alertId);
+      return unwrap((await p.exec()) ?? []) as [string | null, string | null];
+    });
+    if (open !== null) return parseRecord(open);
+    return resolved !== null ? 'resolved' : null;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

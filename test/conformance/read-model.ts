@@ -91,6 +91,11 @@ export function readModelConformance(name: string, make: (options?: ReadModelOpt
       expect(ids(await m.recentAlerts('a', 'critical', 10))).toEqual(['x1:open:critical']);
       expect(await m.recentAlerts('b', 'low', 10)).toEqual([]);
       expect(await m.topAlerts('b', 10)).toEqual([]);
+      // Looked up by id, within its tenant only.
+      expect(await m.lookupAlert('a', 'x2')).toEqual(alert('x2', { state: 'acknowledged', level: 'medium', t: T0 + 3, by: 'nurse', note: 'seen' }));
+      expect(await m.lookupAlert('a', 'x4')).toBe('resolved');
+      expect(await m.lookupAlert('a', 'nope')).toBeNull();
+      expect(await m.lookupAlert('b', 'x1')).toBeNull();
     }));
 
     it('orders top by level, then latest event time, then alert id descending', withModel(undefined, async (m) => {
