@@ -215,9 +215,10 @@ export type OpenAlertCounts = Record<AlertLevelName | 'total', number>;
  */
 export interface AlertIndex {
   /**
-   * Applies transitions in order and returns those that changed the view. A transition that was
-   * already applied (same alert, same content: a replay after a restart or a takeover re-emits
-   * it) and any transition of an alert already resolved are skipped, so replays never duplicate.
+   * Applies transitions in order and returns those that are new. A transition already applied
+   * (same alert, same content: a replay after a restart or a takeover re-emits it) is not new:
+   * it is neither returned nor listed again, but an open alert takes it as its latest (where the
+   * replay has got to). Any transition of an alert already resolved is skipped.
    */
   applyAlerts(alerts: readonly AlertRecord[]): Promise<AlertRecord[]>;
   /** Newest first, at or above `minLevel`; `tenant` null: every tenant's. */

@@ -167,8 +167,15 @@ export class MemoryReadModel implements PatientIndex, AlertIndex {
       if (t.resolved.has(a.alertId)) continue;
       const sig = alertSignature(a);
       const cur = t.open.get(a.alertId);
-      if (cur && cur.sigs.includes(sig)) continue;
       const rec: AlertRecord = { ...a };
+      if (cur && cur.sigs.includes(sig)) {
+        // A replay: not news, but the alert is where the actor's replay has got to, so when the
+        // replay ends the entry is the actor's latest even if a transition in between was
+        // re-emitted differently (e.g. a timer that fired at another time).
+        cur.rec = rec;
+        cur.score = topScore(rec);
+        continue;
+      }
       if (a.state === 'resolved') {
         t.open.delete(a.alertId);
         t.resolved.add(a.alertId);

@@ -70,7 +70,10 @@ for i = 6 + nt, #ARGV, 6 do
   local json = ARGV[i + 5]
   if not redis.call('ZSCORE', KEYS[b + 4], id) then
     local sigs = redis.call('HGET', KEYS[b + 3], id)
-    if not (sigs and string.find('\\n' .. sigs .. '\\n', '\\n' .. json .. '\\n', 1, true)) then
+    if sigs and string.find('\\n' .. sigs .. '\\n', '\\n' .. json .. '\\n', 1, true) then
+      redis.call('ZADD', KEYS[b + 1], ARGV[i + 3], id)
+      redis.call('HSET', KEYS[b + 2], id, json)
+    else
       if ARGV[i + 4] == '1' then
         redis.call('ZREM', KEYS[b + 1], id)
         redis.call('HDEL', KEYS[b + 2], id)
