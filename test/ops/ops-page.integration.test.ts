@@ -4,7 +4,7 @@
 // without a reload, the true open-alert total (more open alerts than rows shown), the 15-minute
 // charts from the node's ring of 10-second samples (still there after a reload), dead letters by
 // code, and signs out. Screenshots are saved to test/ops/__screenshots__/ (ops.png: the viewport;
-// ops-full.png: the whole page).
+// ops-full.png: the whole page; ops-signin.png: the form after a refused token).
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,8 @@ describe('the /ops page', () => {
     await page.fill('#token', DEMO_TOKEN);
     await page.click('#signin-button');
     await expect.poll(() => text('#signin-error'), { timeout: 5000 }).toMatch(/^Sign-in refused \(403\)/);
+    await mkdir(SHOT_DIR, { recursive: true });
+    await page.screenshot({ path: `${SHOT_DIR}ops-signin.png` });
     // Chromium logs each refused request; those two were the point.
     expect(pageErrors.splice(0)).toEqual([
       'console: Failed to load resource: the server responded with a status of 401 (Unauthorized)',
