@@ -16,6 +16,8 @@ export interface AlertsRow {
   alert_id: string; tenant_id: string; subject_kind: string; subject_id: string;
   level: string; level_rank: number; state: string; reason: string; value: FloatValue;
   event_time: number; event_time_ms: number;
+  /** Acknowledged / shelved: who ('' otherwise); their note; when a shelve ends (0 otherwise). Schema v7. */
+  acted_by: string; note: string; until_ms: number;
 }
 
 export interface EventsRawRow {
@@ -78,6 +80,7 @@ export function alertRow(a: AlertRecord): AlertsRow {
     alert_id: text(a.alertId), tenant_id: text(a.tenant), subject_kind: text(a.subjectKind), subject_id: text(a.subjectId),
     level: text(a.level), level_rank: AlertLevel[a.level] ?? 0, state: text(a.state), reason: text(a.reason), value: f64(a.value),
     event_time: dateTimeSeconds(a.eventTime), event_time_ms: msInt(a.eventTime),
+    acted_by: text(a.by ?? ''), note: text(a.note ?? ''), until_ms: a.until === undefined ? 0 : msInt(a.until),
   };
 }
 
@@ -195,12 +198,16 @@ export function rollupFromRow(r: Record<string, unknown>): RollupRow {
 }
 
 /** Columns to select for alertFromRow. */
-export const ALERT_COLUMNS = 'alert_id, tenant_id, subject_kind, subject_id, level, state, reason, value, event_time_ms';
+export const ALERT_COLUMNS = 'alert_id, tenant_id, subject_kind, subject_id, level, state, reason, value, event_time_ms, acted_by, note, until_ms';
 
 export function alertFromRow(r: Record<string, unknown>): AlertRecord {
   return {
     alertId: String(r['alert_id']), tenant: String(r['tenant_id']), subjectKind: String(r['subject_kind']), subjectId: String(r['subject_id']),
     level: String(r['level']) as AlertLevelName, state: String(r['state']) as AlertRecord['state'], reason: String(r['reason']),
     value: num(r['value']), eventTime: num(r['event_time_ms']),
+    // Rows from before schema v7 read the columns' defaults: no one acted.
+    ...(typeof r['acted_by'] === 'string' && r['acted_by'] !== '' ? { by: r['acted_by'] } : {}),
+    ...(typeof r['note'] === 'string' && r['note'] !== '' ? { note: r['note'] } : {}),
+    ...(num(r['until_ms']) > 0 ? { until: num(r['until_ms']) } : {}),
   };
 }

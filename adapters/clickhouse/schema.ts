@@ -16,6 +16,7 @@ export const Tables = {
   eventsRaw: 'events_raw',
   rollups: 'rollups_minute',
   alerts: 'alerts',
+  alertTransitions: 'alert_transitions',
   dlq: 'dlq',
   ingestAudit: 'ingest_audit',
   dlqReplays: 'dlq_replays',
@@ -109,6 +110,31 @@ export const MIGRATIONS: readonly Migration[] = [
         tenant_id String, letter_id String, outcome String, replayed_at DateTime, replayed_at_ms Int64
       ) ENGINE = ReplacingMergeTree
       ORDER BY (tenant_id, letter_id)`,
+    ],
+  },
+  {
+    version: 7,
+    name: 'alert_transitions',
+    // Acknowledge and shelve (issue 14 item 6). `alerts` gains who acted, their note and when a
+    // shelve ends (defaults for older rows). Its key keeps one row per (alert, state, level), so an
+    // alert open again after a shelve would replace its first opening there: every transition is
+    // also kept in `alert_transitions`, keyed by time too, filled by a materialized view on each
+    // insert into `alerts` (so the writers are unchanged) and, once, from the rows already there
+    // (a re-run inserts them again; the key collapses them). 18.16 has no ADD COLUMN IF NOT
+    // EXISTS: runStatement skips an ADD COLUMN whose column is there.
+    statements: [
+      "ALTER TABLE alerts ADD COLUMN acted_by String DEFAULT ''",
+      "ALTER TABLE alerts ADD COLUMN note String DEFAULT ''",
+      'ALTER TABLE alerts ADD COLUMN until_ms Int64 DEFAULT 0',
+      `CREATE TABLE IF NOT EXISTS alert_transitions (
+        alert_id String, tenant_id String, subject_kind String, subject_id String,
+        level String, level_rank UInt8, state String, reason String, value Float64,
+        event_time DateTime, event_time_ms Int64, acted_by String, note String, until_ms Int64
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (tenant_id, alert_id, event_time_ms, state, level)`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS alert_transitions_mv TO alert_transitions AS
+      SELECT alert_id, tenant_id, subject_kind, subject_id, level, level_rank, state, reason, value, event_time, event_time_ms, acted_by, note, until_ms FROM alerts`,
+      'INSERT INTO alert_transitions SELECT alert_id, tenant_id, subject_kind, subject_id, level, level_rank, state, reason, value, event_time, event_time_ms, acted_by, note, until_ms FROM alerts',
     ],
   },
 ];
@@ -237,7 +263,7 @@ export async function migrate(store: AnalyticsStore, options: MigrateOptions = {
   const applied: string[] = [];
   for (const m of MIGRATIONS) {
     if (doneVersions.has(m.version)) continue;
-    for (const stmt of m.statements) await store.command(stmt);
+    for (const stmt of m.statements) await runStatement(store, stmt);
     await recordStep(store, m.version, m.name, '');
     applied.push(m.name);
     doneVersions.add(m.version);
@@ -256,6 +282,23 @@ export async function migrate(store: AnalyticsStore, options: MigrateOptions = {
     }
   }
   return { applied, version: Math.max(0, ...doneVersions) };
+}
+
+const ADD_COLUMN = /^ALTER TABLE (\w+) ADD COLUMN (\w+) /;
+
+/**
+ * One migration statement, idempotent: an `ALTER TABLE t ADD COLUMN c ...` is skipped when `t`
+ * already has `c` (a step that ran but was not recorded runs again after a crash).
+ */
+export async function runStatement(store: AnalyticsStore, stmt: string): Promise<void> {
+  const add = ADD_COLUMN.exec(stmt);
+  if (add) {
+    const rows = await store.query<{ n: number | string }>(
+      `SELECT count() AS n FROM system.columns WHERE database = currentDatabase() AND table = ${str(add[1]!)} AND name = ${str(add[2]!)}`,
+    );
+    if (Number(rows[0]?.n ?? 0) > 0) return;
+  }
+  await store.command(stmt);
 }
 
 async function recordStep(store: AnalyticsStore, version: number, name: string, checksum: string): Promise<void> {

@@ -4,9 +4,11 @@
 //    WebSocket frame; a request gets the same ack object as its reply. The subject names the
 //    tenant, so who may publish there is NATS's authorization (give each partner credentials
 //    for its own subject only).
-//  - `vigil.<cluster>.alerts.<tenant>`: every alert as it opens, changes level or resolves,
-//    with `Nats-Msg-Id` = `<alert_id>:<state>:<level>` so a JetStream stream capturing the subject
-//    drops the copies a replay re-publishes.
+//  - `vigil.<cluster>.alerts.<tenant>`: every alert transition (opens, changes level, is
+//    acknowledged, shelved, back from shelving, resolves), with `Nats-Msg-Id` =
+//    `<alert_id>:<state>:<level>:<event time ms>` so a JetStream stream capturing the subject drops
+//    the copies a replay re-publishes (same transition, same time) but keeps an alert that is open
+//    again after a shelve.
 //  - `vigil.<cluster>.dlq.<tenant>`: every rejected event with its reason, for inspection and
 //    replay after a fix.
 import { headers, type NatsConnection, type Subscription } from 'nats';
@@ -36,7 +38,7 @@ export class NatsAlertSink implements AlertSink {
     const s = subjects(this.cluster);
     for (const a of alerts) {
       const h = headers();
-      h.set('Nats-Msg-Id', `${a.alertId}:${a.state}:${a.level}`);
+      h.set('Nats-Msg-Id', `${a.alertId}:${a.state}:${a.level}:${a.eventTime}`);
       this.nc.publish(s.alerts(a.tenant), enc.encode(JSON.stringify(alertView(a))), { headers: h });
     }
   }
@@ -63,6 +65,8 @@ export function followClusterAlerts(nc: NatsConnection, cluster: string, sink: A
       const rec: AlertRecord = {
         alertId: v.alert_id, tenant: v.tenant_id, subjectKind: v.subject.kind, subjectId: v.subject.id, level: v.level,
         state: v.state, reason: v.reason, value: v.value, eventTime: Date.parse(v.event_time),
+        ...(typeof v.by === 'string' ? { by: v.by } : {}), ...(typeof v.note === 'string' ? { note: v.note } : {}),
+        ...(typeof v.until === 'string' ? { until: Date.parse(v.until) } : {}),
       };
       void sink.publish([rec]).catch(publishFailed);
     },

@@ -15,7 +15,9 @@ const EXPECTED: Record<string, string> = {
   rollups_minute:
     'tenant_id String, actor_kind String, actor_id String, metric String, window_start DateTime, window_start_ms Int64, window_ms UInt32, revision UInt32, final UInt8, count UInt64, min Float64, max Float64, sum Float64',
   alerts:
-    'alert_id String, tenant_id String, subject_kind String, subject_id String, level String, level_rank UInt8, state String, reason String, value Float64, event_time DateTime, event_time_ms Int64',
+    'alert_id String, tenant_id String, subject_kind String, subject_id String, level String, level_rank UInt8, state String, reason String, value Float64, event_time DateTime, event_time_ms Int64, acted_by String, note String, until_ms Int64',
+  alert_transitions:
+    'alert_id String, tenant_id String, subject_kind String, subject_id String, level String, level_rank UInt8, state String, reason String, value Float64, event_time DateTime, event_time_ms Int64, acted_by String, note String, until_ms Int64',
   dlq: 'tenant_id String, source String, idx Int32, event_id String, code String, message String, event String, rejected_at DateTime, rejected_at_ms Int64',
   ingest_audit:
     'batch_id String, tenant_id String, source String, input_rows UInt64, output_rows UInt64, dlq_rows UInt64, duplicates UInt64, latency_ms Float64, status String, started_at DateTime, started_at_ms Int64',
@@ -25,12 +27,13 @@ const SORTING_KEYS: Record<string, string> = {
   events_raw: 'tenant_id, patient_id, event_time_ms, event_id',
   rollups_minute: 'tenant_id, actor_kind, actor_id, metric, window_start_ms',
   alerts: 'tenant_id, alert_id, state, level',
+  alert_transitions: 'tenant_id, alert_id, event_time_ms, state, level',
   dlq: 'tenant_id, rejected_at_ms',
   ingest_audit: 'tenant_id, started_at_ms, batch_id',
 };
 
 const ENGINES: Record<string, string> = {
-  events_raw: 'ReplacingMergeTree', rollups_minute: 'ReplacingMergeTree', alerts: 'ReplacingMergeTree', dlq: 'MergeTree', ingest_audit: 'ReplacingMergeTree',
+  events_raw: 'ReplacingMergeTree', rollups_minute: 'ReplacingMergeTree', alerts: 'ReplacingMergeTree', alert_transitions: 'ReplacingMergeTree', dlq: 'MergeTree', ingest_audit: 'ReplacingMergeTree',
 };
 
 // A views script in the style of dashboards/clickhouse/views.sql, with the awkward bits: a
