@@ -1,6 +1,8 @@
 import { alertView, type AlertView } from '../../runtime/alert-view.js';
 import { AlertLevel, type AlertIndex, type AlertLevelName, type AlertRecord, type AlertSink, type OpenAlertCounts } from '../../runtime/ports.js';
 import { MemoryReadModel } from '../../runtime/read-model.js';
+import { ErrorCode, VigilError } from '../../runtime/errors.js';
+import { ApiError } from './errors.js';
 
 export { alertView, type AlertView } from '../../runtime/alert-view.js';
 
@@ -132,22 +134,22 @@ export class AlertHub implements AlertSink {
 
   /** Newest first. */
   async recentFor(tenant: string, minLevel: AlertLevelName, limit: number): Promise<AlertView[]> {
-    return (await this.index.recentAlerts(tenant, minLevel, limit)).map(alertView);
+    return (await readOf(this.index.recentAlerts(tenant, minLevel, limit))).map(alertView);
   }
 
   /** Every tenant's newest transitions, newest first (the ops page). */
   async recentAll(limit: number, minLevel: AlertLevelName = 'low'): Promise<AlertView[]> {
-    return (await this.index.recentAlerts(null, minLevel, limit)).map(alertView);
+    return (await readOf(this.index.recentAlerts(null, minLevel, limit))).map(alertView);
   }
 
   /** Open alerts, highest level first, then most recent. */
   async topFor(tenant: string, limit: number): Promise<AlertView[]> {
-    return (await this.index.topAlerts(tenant, limit)).map(alertView);
+    return (await readOf(this.index.topAlerts(tenant, limit))).map(alertView);
   }
 
   /** Exact open-alert counts (acknowledged and shelved are open), per tenant and in total. */
   async openCounts(): Promise<OpenAlertTotals> {
-    const byTenant = await this.index.openAlertCounts();
+    const byTenant = await readOf(this.index.openAlertCounts());
     const total: OpenAlertCounts = { low: 0, medium: 0, high: 0, critical: 0, total: 0 };
     for (const c of Object.values(byTenant)) for (const k of Object.keys(total) as (keyof OpenAlertCounts)[]) total[k] += c[k];
     return { total, by_tenant: byTenant };
@@ -158,7 +160,7 @@ export class AlertHub implements AlertSink {
    * `'resolved'`, or null when this tenant has no such alert.
    */
   async lookup(tenant: string, alertId: string): Promise<AlertView | 'resolved' | null> {
-    const r = await this.index.lookupAlert(tenant, alertId);
+    const r = await readOf(this.index.lookupAlert(tenant, alertId));
     return r === null || r === 'resolved' ? r : alertView(r);
   }
 
@@ -179,5 +181,15 @@ export class AlertHub implements AlertSink {
     await this.tail;
     this.subs.clear();
     await this.downstream?.close();
+  }
+}
+
+/** A read the store could not answer is the node being unavailable (503), not a server bug (500). */
+export async function readOf<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof VigilError && err.code === ErrorCode.StoreUnavailable) throw new ApiError('unavailable', err.message);
+    throw err;
   }
 }

@@ -8,6 +8,7 @@ import { ErrorCode } from '../../runtime/errors.js';
 import { ApiError } from './errors.js';
 import type { PatientIndex } from '../../runtime/ports.js';
 import { MemoryReadModel } from '../../runtime/read-model.js';
+import { readOf } from './alert-hub.js';
 
 /** Read endpoints served from live actor state, and admin. */
 export interface ReadApi {
@@ -63,13 +64,13 @@ export class PatientDirectory {
   }
 
   async page(tenant: string, limit: number, cursor: string | null): Promise<{ patients: string[]; next_cursor: string | null; total: number }> {
-    const p = await this.index.patientPage(tenant, limit, cursor);
+    const p = await readOf(this.index.patientPage(tenant, limit, cursor));
     return { patients: p.ids, next_cursor: p.next, total: p.total };
   }
 
   /** Patients per tenant (the ops page). */
   counts(): Promise<Record<string, number>> {
-    return this.index.patientCounts();
+    return readOf(this.index.patientCounts());
   }
 
   /** Resolves once every write issued so far has settled. */

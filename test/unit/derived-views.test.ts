@@ -7,6 +7,7 @@ import { PatientDirectory } from '../../adapters/http/reads.js';
 import { MemoryReadModel } from '../../adapters/memory/index.js';
 import type { AlertRecord, AlertSink, PatientIndex } from '../../runtime/ports.js';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
+import { ErrorCode, VigilError } from '../../runtime/errors.js';
 
 const T0 = Date.UTC(2026, 11, 3, 9, 0, 0);
 const rec = (id: string, o: Partial<AlertRecord> = {}): AlertRecord => ({
@@ -69,6 +70,17 @@ describe('AlertHub over an AlertIndex', () => {
     expect(errors).toEqual(['redis down', 'redis down']);
     expect(calls).toEqual([['1'], ['1'], ['1'], ['2']]);
     expect((await hub.recentFor('a', 'low', 10)).map((v) => v.alert_id)).toEqual(['2', '1']);
+  });
+});
+
+describe('reads when the store is down', () => {
+  it('answer unavailable (503), not a server error', async () => {
+    const down = () => Promise.reject(new VigilError(ErrorCode.StoreUnavailable, 'read model recent alerts failed: redis down'));
+    const index = Object.assign(Object.create(new MemoryReadModel()) as MemoryReadModel, { recentAlerts: down, topAlerts: down, patientPage: down });
+    const hub = new AlertHub(null, { index });
+    await expect(hub.recentFor('a', 'low', 10)).rejects.toMatchObject({ code: 'unavailable', status: 503 });
+    await expect(hub.topFor('a', 10)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(new PatientDirectory(index).page('a', 10, null)).rejects.toMatchObject({ code: 'unavailable' });
   });
 });
 
