@@ -4,7 +4,6 @@
 // crash, applied once. Which actor owns an alert id is what the alert index knows (the hub).
 import { ALERT_ACTION, AlertActionCode, type AlertActionEvent } from '../../actors/alerts.js';
 import type { AlertView } from '../../runtime/alert-view.js';
-import type { AlertLevelName } from '../../runtime/ports.js';
 import { ApiError } from './errors.js';
 import type { HttpAnswer } from './message.js';
 import { pathParam, type Route, type RouteRequest } from './router.js';
@@ -27,18 +26,15 @@ export interface AlertActions {
   now(): number;
 }
 
-/** The alert view the routes look an alert id up in (AlertHub). */
+/** The alert index the routes look an alert id up in (AlertHub over the read model). */
 export interface AlertLookup {
-  topFor(tenant: string, limit: number): AlertView[] | Promise<AlertView[]>;
-  recentFor(tenant: string, minLevel: AlertLevelName, limit: number): AlertView[] | Promise<AlertView[]>;
+  /** The tenant's open alert at its latest transition, `'resolved'`, or null (unknown, or another tenant's). */
+  lookup(tenant: string, alertId: string): Promise<AlertView | 'resolved' | null>;
 }
 
 export const ALERT_ACTION_BODY_BYTES = 4096;
 const BY_MAX = 128;
 const NOTE_MAX = 1000;
-// Open alerts scanned for the id: every open alert of a tenant (3,000+ after a bad run is real).
-const OPEN_SCAN = 100_000;
-const RECENT_SCAN = 1000;
 
 type Kind = 'acknowledge' | 'shelve';
 const FIELDS: Record<Kind, readonly string[]> = { acknowledge: ['by', 'note'], shelve: ['by', 'minutes'] };
@@ -86,12 +82,12 @@ function parseBody(kind: Kind, body: string, bounds: AlertActions['shelveMinutes
 
 /** The tenant's open alert with this id, or the answer why there is none (404, or 409 when resolved). */
 async function locate(alerts: AlertLookup, tenant: string, alertId: string): Promise<AlertView> {
-  const open = (await alerts.topFor(tenant, OPEN_SCAN)).find((a) => a.alert_id === alertId);
-  if (open) return open;
-  // Newest first: the first sighting is the alert's latest transition.
-  const seen = (await alerts.recentFor(tenant, 'low', RECENT_SCAN)).find((a) => a.alert_id === alertId);
-  if (seen?.state === 'resolved') throw new ApiError('alert_resolved', `alert ${alertId} is already resolved`);
-  throw new ApiError('not_found', `no open alert ${alertId}`);
+  // One keyed read of the index: no scan of the tenant's open alerts, and a resolved alert is
+  // known as resolved however many transitions came after it.
+  const found = await alerts.lookup(tenant, alertId);
+  if (found === 'resolved') throw new ApiError('alert_resolved', `alert ${alertId} is already resolved`);
+  if (found === null) throw new ApiError('not_found', `no open alert ${alertId}`);
+  return found;
 }
 
 function handler(kind: Kind, alerts: AlertLookup, actions: AlertActions | undefined) {
