@@ -29,6 +29,8 @@ import { fixtureModule, reportPath, runMain, writeReport } from './paths.js';
 const mix: FrameMix = { tenant: 'demo', patients: 2000, procedures: 500 };
 const FRAME = 100;
 const SECONDS = Number(process.env.STAGE_SECONDS ?? 4);
+/** STAGE_BURST=k: the frames stage sends k frames at once and waits for all their acks (0: 16 in flight, refilled as acked). */
+const BURST = Number(process.env.STAGE_BURST ?? 0);
 
 function frames(n: number): string[] {
   const now = Date.now();
@@ -104,7 +106,7 @@ async function framesStage(): Promise<{ eventsPerSecond: number; cpuUsPerEvent: 
   const texts = frames(3000);
   let f = 0;
   let done = 0;
-  const inFlight = 16;
+  const inFlight = BURST > 0 ? BURST : 16;
   const warmEnd = performance.now() + 1000;
   const end = warmEnd + SECONDS * 1000;
   let a: ThreadCpu | null = null;
@@ -114,7 +116,9 @@ async function framesStage(): Promise<{ eventsPerSecond: number; cpuUsPerEvent: 
     const next = (): void => {
       while (running < inFlight && performance.now() < end) {
         running++;
-        rt!.submitFrame(running, 'demo', 'ws', enc.encode(texts[f++ % texts.length]!), (err, v) => {
+        // Four producer connections, as `vigil bench` runs: a connection's lane picks its ingest worker.
+        const lane = f % 4;
+        rt!.submitFrame(lane, 'demo', 'ws', enc.encode(texts[f++ % texts.length]!), (err, v) => {
           if (err || !v) throw err ?? new Error('frame lost');
           running--;
           done += FRAME;
@@ -122,7 +126,10 @@ async function framesStage(): Promise<{ eventsPerSecond: number; cpuUsPerEvent: 
             a = threadCpu();
             counted = done;
           }
-          next();
+          // Bursts: the next frames leave only once all of the last burst's are acked, so every
+          // loop turn carries the same number of frames however fast (or shared) the machine is,
+          // and CPU per event compares across runs (closed-loop batching grows with the rate).
+          if (BURST === 0 || running === 0) next();
         });
       }
       if (running === 0) resolve();
@@ -137,7 +144,17 @@ async function framesStage(): Promise<{ eventsPerSecond: number; cpuUsPerEvent: 
   return { eventsPerSecond: Math.round(events / SECONDS), cpuUsPerEvent: cpuPerEvent(a, b, events) };
 }
 
+// STAGES=frames (comma-separated stage names) runs only those, e.g. under --cpu-prof; the report is
+// then written to stages-partial.json so the committed full report stays whole.
+const only = process.env.STAGES ? new Set(process.env.STAGES.split(',')) : null;
+
 runMain(async () => {
+  if (only !== null) {
+    const out: Record<string, unknown> = { benchmark: 'stages (partial)', node: process.version, cpus: availableParallelism(), seconds: SECONDS };
+    if (only.has('frames')) out.framesWithAnalytics = { burst: BURST, ...(await framesStage()) };
+    writeReport(reportPath('stages-partial.json'), { ...out, at: new Date().toISOString() });
+    return;
+  }
   const pool = frames(2000);
   let k = 0;
   const parse = timeLoop(() => parseFrame(pool[k++ % pool.length]!, 1000).items.length);

@@ -1,6 +1,7 @@
 // Events cross threads in columns, not as an array of per-event envelope objects: the typed
 // columns clone as one memcpy each and cost nothing to build; only `tenant`, `id` and `body`
 // go through the structured-clone walk. One batch per host per tick (DESIGN.md decision 1).
+import { Buffer } from 'node:buffer';
 
 export interface EventBatch {
   n: number;
@@ -16,10 +17,21 @@ export interface EventBatch {
   body: unknown[];
   /**
    * When set, `tenant`, `id` and `body` may be empty (until `unpackBatch`) and this JSON text of `[tenant[], id[], body[]]`
-   * holds them: an ingest worker's batch crosses the main thread as one string, not a
-   * structured-clone walk over every body. Read the columns through `unpackBatch`.
+   * holds them: an ingest worker's batch crosses the main thread as one value, not a
+   * structured-clone walk over every body. Read the columns through `unpackBatch`, the text
+   * through `packedText`. An ingest worker's is the text's UTF-8 bytes on shared memory (see
+   * ingest/slab.ts): posted without a copy, and never a string on the main thread's heap.
    */
-  packed?: string;
+  packed?: Packed;
+}
+
+/** The JSON text of `[tenant[], id[], body[]]`, or its UTF-8 bytes (read-only). */
+export type Packed = string | Uint8Array;
+
+/** The packed columns as text. */
+export function packedText(p: Packed): string {
+  if (typeof p === 'string') return p;
+  return Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8');
 }
 
 /**
@@ -28,7 +40,7 @@ export interface EventBatch {
  */
 export function unpackBatch(b: EventBatch): EventBatch {
   if (b.packed === undefined || b.tenant.length === b.n) return b;
-  const [tenant, id, body] = JSON.parse(b.packed) as [string[], string[], unknown[]];
+  const [tenant, id, body] = JSON.parse(packedText(b.packed)) as [string[], string[], unknown[]];
   b.tenant = tenant;
   b.id = id;
   b.body = body;

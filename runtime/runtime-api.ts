@@ -1,6 +1,6 @@
 // The runtime's public types that its modules share (re-exported by runtime.ts, where callers
 // import them from): kept apart so no module has to import the facade.
-import type { EventBatch } from './batch.js';
+import type { EventBatch, Packed } from './batch.js';
 import type { VigilError } from './errors.js';
 import type { AlertSink, Clock, EventLog, Metrics, RollupSink, SnapshotStore } from './ports.js';
 import type { ActorFailure } from './protocol.js';
@@ -62,7 +62,8 @@ export interface AcceptedEvents {
   n: number;
   kind: Uint8Array;
   time: Float64Array;
-  packed: string;
+  /** Read it with `packedText` (runtime/batch.ts): an ingest worker's is UTF-8 bytes on shared memory. */
+  packed: Packed;
   /** Ascending positions not applied (duplicates, refusals). */
   skip: number[];
   /** Frame of each event: its source is `sources[frame[i]]`. */

@@ -4,6 +4,7 @@
 // the calling thread) never block the uWS thread. Reads are forwarded here too: libchdb is one
 // engine per process, so one thread must own it.
 import { parentPort, workerData } from 'node:worker_threads';
+import { packedText } from '../../runtime/batch.js';
 import { toWire } from '../../runtime/errors.js';
 import type { AcceptedBatch, AnalyticsWorkerInit, FromAnalytics, ToAnalytics, WriterEventName } from './analytics-protocol.js';
 import { dlqRow, eventRawLine, ingestAuditRow } from './rows.js';
@@ -21,7 +22,7 @@ interface PackedBody {
 
 /** events_raw lines (JSONEachRow) of the accepted events of one batch, appended to `out`. */
 export function acceptedLines(b: AcceptedBatch, kinds: readonly string[], out: string[]): void {
-  const [tenants, ids, bodies] = JSON.parse(b.packed) as [string[], string[], PackedBody[]];
+  const [tenants, ids, bodies] = JSON.parse(packedText(b.packed)) as [string[], string[], PackedBody[]];
   let s = 0;
   for (let i = 0; i < b.n; i++) {
     if (s < b.skip.length && b.skip[s] === i) {

@@ -124,10 +124,11 @@ function firstN<T>(a: T[], n: number): T[] {
 /** Encodes the first `batch.n` events of a batch (its `seq` column is not stored). */
 export function encodeBatch(batch: EventBatch): Uint8Array {
   const n = batch.n;
-  // A packed batch (from an ingest worker) is already this very text: no stringify on main.
-  const json = batch.packed ?? JSON.stringify([firstN(batch.tenant, n), firstN(batch.id, n), firstN(batch.body, n)]);
+  // A packed batch (from an ingest worker) is already this very text, or its UTF-8 bytes: no stringify on main.
+  const packed = batch.packed;
+  const json = packed === undefined ? JSON.stringify([firstN(batch.tenant, n), firstN(batch.id, n), firstN(batch.body, n)]) : packed;
   const fixed = HEADER_BYTES + n * FIXED_BYTES_PER_EVENT;
-  const out = Buffer.allocUnsafe(fixed + Buffer.byteLength(json, 'utf8'));
+  const out = Buffer.allocUnsafe(fixed + (typeof json === 'string' ? Buffer.byteLength(json, 'utf8') : json.byteLength));
   out.set(MAGIC, 0);
   out.writeUInt32LE(n, 4);
   let off = HEADER_BYTES;
@@ -142,7 +143,8 @@ export function encodeBatch(batch: EventBatch): Uint8Array {
   }
   out.set(new Uint8Array(batch.kind.buffer, batch.kind.byteOffset, n), off);
   off += n;
-  out.write(json, off, 'utf8');
+  if (typeof json === 'string') out.write(json, off, 'utf8');
+  else out.set(json, off);
   return out;
 }
 

@@ -77,9 +77,10 @@ export interface FrameGroup {
 }
 
 /**
- * The events of one frame group bound for one host, in columns. `packed` is the JSON text of
- * `[tenant[], id[], body[]]` (the JetStream log's own encoding): one string crosses the main
- * thread instead of a structured-clone walk over every body. `frame`/`index` say where each
+ * The events of one frame group bound for one host, in columns. `packed` is the UTF-8 JSON text
+ * of `[tenant[], id[], body[]]` (the JetStream log's own encoding) on shared memory: it crosses
+ * the main thread, and on to the host and the analytics worker, as a reference, instead of a
+ * structured-clone walk over every body or a copied string. `frame`/`index` say where each
  * event came from, so a verdict reaches its producer with no per-event bookkeeping on main.
  */
 export interface RoutedBatch {
@@ -89,7 +90,7 @@ export interface RoutedBatch {
   time: Float64Array;
   frame: Uint32Array;
   index: Uint32Array;
-  packed: string;
+  packed: Uint8Array;
 }
 
 export interface RoutedGroup {

@@ -14,6 +14,7 @@ import type {
   DecodedSink, FrameDecoder, FrameDecoderModule, FrameGroup, FrameVerdict, IngestWorkerInit, RoutedBatch, RoutedGroup,
 } from './protocol.js';
 import { routedTransferables } from './protocol.js';
+import { SharedSlab } from './slab.js';
 
 /** Codes of the refusals the worker decides itself, around the decoder. */
 export const WorkerCode = {
@@ -36,6 +37,9 @@ export interface WorkerRefusals {
 
 /** Bytes of an unreadable frame decoded (leniently) for its dead letter. */
 const LETTER_BYTES = 65536;
+
+/** This worker's shared memory for the packed columns of the batches it seals. */
+const slab = new SharedSlab();
 
 /** Events a builder dropped because they could not be encoded, as [frame, index, reason]. */
 type Dropped = [number, number, string][];
@@ -100,13 +104,14 @@ class HostBuilder {
    * encoded is left out and reported in `dropped`; null when none is left.
    */
   seal(dropped: Dropped): RoutedBatch | null {
-    let packed: string;
+    let text: string;
     try {
-      packed = JSON.stringify([this.tenant, this.id, this.body]);
+      text = JSON.stringify([this.tenant, this.id, this.body]);
     } catch {
       // The decoder bounds what it accepts, so this is the last line: find the event(s) alone.
-      packed = this.packEach(dropped);
+      text = this.packEach(dropped);
     }
+    const packed = slab.encode(text);
     const n = this.n;
     const b: RoutedBatch | null = n === 0 ? null : {
       n,

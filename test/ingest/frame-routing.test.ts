@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ClinicalFrameDecoder, type IngestNotes } from '../../actors/frame-decoder.js';
 import { ContractRegistry } from '../../actors/contracts/registry.js';
 import { keyGroupOf } from '../../runtime/keygroups.js';
+import { packedText } from '../../runtime/batch.js';
 import { Router, routeGroup } from '../../runtime/ingest/worker.js';
 import type { FrameGroup } from '../../runtime/ingest/protocol.js';
 
@@ -48,7 +49,7 @@ describe('frame routing in an ingest worker', () => {
     const masks = [0, 0, 0];
     g.batches.forEach((b, h) => {
       if (b === null) return;
-      const [tenants, ids, bodies] = JSON.parse(b.packed) as [string[], string[], { id: string }[]];
+      const [tenants, ids, bodies] = JSON.parse(packedText(b.packed)) as [string[], string[], { id: string }[]];
       expect(tenants).toHaveLength(b.n);
       for (let i = 0; i < b.n; i++) {
         expect(hostOfKg[b.kg[i]!]).toBe(h);

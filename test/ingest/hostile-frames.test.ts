@@ -6,6 +6,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ClinicalFrameDecoder, createDecoder } from '../../actors/frame-decoder.js';
 import { ContractRegistry } from '../../actors/contracts/registry.js';
+import { packedText } from '../../runtime/batch.js';
 import { postRouted, Router, routeGroup } from '../../runtime/ingest/worker.js';
 import type { DecodedSink, FrameDecoder, FrameGroup, FrameVerdict, RoutedGroup } from '../../runtime/ingest/protocol.js';
 
@@ -45,7 +46,7 @@ function routedIds(g: RoutedGroup): string[][] {
   const out: string[][] = g.verdicts.map(() => []);
   for (const b of g.batches) {
     if (b === null) continue;
-    const [, , bodies] = JSON.parse(b.packed) as [string[], string[], { id: string }[]];
+    const [, , bodies] = JSON.parse(packedText(b.packed)) as [string[], string[], { id: string }[]];
     for (let i = 0; i < b.n; i++) out[b.frame[i]!]!.push(bodies[i]!.id);
   }
   for (const ids of out) ids.sort();
