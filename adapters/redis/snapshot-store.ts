@@ -108,6 +108,26 @@ export function snapshotClientOptions(timeoutMs = DEFAULT_TIMEOUT_MS): RedisOpti
 // value goes back as the string read, never through a Lua number (tostring would print
 // 1e+15-style text for large tokens); Lua numbers are doubles, exact for every safe integer.
 
+// The due-index writes of a commit, shared by both scripts: for each of the `d` keys after KEYS[k0],
+// from ARGV[p] on: its count of adds a, its count of removes r, a (score, member) pairs, r members.
+const DUE_LOOP = `
+for k = 1, d do
+  local key = KEYS[k0 + k]
+  local a = tonumber(ARGV[p])
+  local r = tonumber(ARGV[p + 1])
+  p = p + 2
+  for i = 0, a - 1, ${SCRIPT_CHUNK} do
+    local e = math.min(i + ${SCRIPT_CHUNK}, a) - 1
+    redis.call('ZADD', key, unpack(ARGV, p + 2 * i, p + 2 * e + 1))
+  end
+  p = p + 2 * a
+  for i = 0, r - 1, ${SCRIPT_CHUNK} do
+    local e = math.min(i + ${SCRIPT_CHUNK}, r) - 1
+    redis.call('ZREM', key, unpack(ARGV, p + i, p + e))
+  end
+  p = p + r
+end`;
+
 // KEYS: fence hash, checkpoint hash, one key per snapshot, then one key per due index touched (d).
 // ARGV: n, n key groups, their n tokens, m, checkpoint seq, m key groups, one value per snapshot,
 // then per due index: its count of adds a, its count of removes r, a (score, member) pairs, r
@@ -151,22 +171,19 @@ for i = 1, m, ${SCRIPT_CHUNK} do
   redis.call('HSET', KEYS[2], unpack(args))
 end
 local p = v0 + nsnap + 1
-for k = 1, d do
-  local key = KEYS[2 + nsnap + k]
-  local a = tonumber(ARGV[p])
-  local r = tonumber(ARGV[p + 1])
-  p = p + 2
-  for i = 0, a - 1, ${SCRIPT_CHUNK} do
-    local e = math.min(i + ${SCRIPT_CHUNK}, a) - 1
-    redis.call('ZADD', key, unpack(ARGV, p + 2 * i, p + 2 * e + 1))
-  end
-  p = p + 2 * a
-  for i = 0, r - 1, ${SCRIPT_CHUNK} do
-    local e = math.min(i + ${SCRIPT_CHUNK}, r) - 1
-    redis.call('ZREM', key, unpack(ARGV, p + i, p + e))
-  end
-  p = p + r
-end
+local k0 = 2 + nsnap
+${DUE_LOOP}
+return 0
+`;
+
+// KEYS: one key per due index touched (d). ARGV: as the tail of COMMIT_SCRIPT's, d last. One
+// command for all of a commit's due changes: a ZADD/ZREM per key group inside MULTI would cost
+// the client (on the node's main thread) thousands of commands per commit.
+const DUE_SCRIPT = `
+local d = tonumber(ARGV[#ARGV])
+local p = 1
+local k0 = 0
+${DUE_LOOP}
 return 0
 `;
 
@@ -303,11 +320,11 @@ export class RedisSnapshotStore implements SnapshotStore {
       tx.hset(this.cpKey, ...args);
     }
     if (due) {
-      for (const [kg, { add, rem }] of due) {
-        const key = this.duePrefix + kg;
-        for (let i = 0; i < add.length; i += 2 * MSET_CHUNK) tx.zadd(key, ...add.slice(i, i + 2 * MSET_CHUNK));
-        for (let i = 0; i < rem.length; i += MSET_CHUNK) tx.zrem(key, ...rem.slice(i, i + MSET_CHUNK));
-      }
+      // One array, not spread arguments: a big commit has more than a call may take.
+      const args: string[] = [DUE_SCRIPT, String(due.size)];
+      for (const kg of due.keys()) args.push(this.duePrefix + kg);
+      pushDueArgs(args, due);
+      tx.call('EVAL', args);
     }
     await this.run('commit', deadlineMs, async () => {
       const res = await tx.exec();
@@ -416,14 +433,8 @@ export class RedisSnapshotStore implements SnapshotStore {
     args.push(String(m), String(c.checkpointSeq));
     for (let i = 0; i < m; i++) args.push(String(keyGroups[i]!));
     for (const r of snapshots) args.push(`${r.seq}\n${r.data}`);
-    if (due) {
-      for (const { add, rem } of due.values()) {
-        args.push(String(add.length / 2), String(rem.length));
-        for (const a of add) args.push(a);
-        for (const r of rem) args.push(r);
-      }
-    }
-    args.push(String(d));
+    if (due) pushDueArgs(args, due);
+    else args.push('0');
     const res = await this.run('commit', deadlineMs, () => this.client.call('EVAL', args));
     if (!Array.isArray(res)) return;
     const i = Number(res[1]);
@@ -547,6 +558,16 @@ function groupDue(due: readonly DueChange[]): Map<number, DueGroup> | null {
     out.set(kg, group);
   }
   return out;
+}
+
+/** The due loop's ARGV (see DUE_LOOP), in `due`'s key order, then their count. */
+function pushDueArgs(args: string[], due: Map<number, DueGroup>): void {
+  for (const { add, rem } of due.values()) {
+    args.push(String(add.length / 2), String(rem.length));
+    for (const a of add) args.push(a);
+    for (const r of rem) args.push(r);
+  }
+  args.push(String(due.size));
 }
 
 function decode(key: string, v: string): SnapshotRecord {

@@ -8,7 +8,7 @@ import type { Handlers } from './handlers.js';
 import type { Mailboxes } from './mailbox.js';
 import type { Reports } from './reports.js';
 import type { ActorTable } from './table.js';
-import type { ActorTimers } from './timers.js';
+import { earliestDue, type ActorTimers } from './timers.js';
 import type { Uplink } from './uplink.js';
 
 /**
@@ -95,6 +95,9 @@ export class Activation {
       cell.lastSeq = rec.seq;
       cell.watermark = snap.watermark;
       for (const [name, domain, at] of snap.timers) this.timers.set(cell, name, at, domain);
+      if (earliestDue(cell) !== null) cell.indexed = true;
+      // Woken from the due index but holding no timer: the next commit removes the stale entry.
+      else if (cell.indexed) this.table.markDirty(cell);
     } catch (err) {
       cell.state = undefined;
       this.handlers.fail(cell, NaN, err, ErrorCode.SnapshotDecode);

@@ -56,6 +56,11 @@ export interface Cell {
   timers: NamedTimer[] | null;
   /** Earliest event-time timer, Infinity when none: checked against the watermark per event. */
   nextEventTimerAt: number;
+  /**
+   * The store's due index may hold this actor (it had a processing-time timer in a snapshot, or
+   * was woken from the index): its next snapshot without one must remove the entry.
+   */
+  indexed: boolean;
   error: WireError | null;
 }
 
@@ -64,7 +69,7 @@ export function newCell(kind: number, tenant: string, id: string, kg: number): C
     kind, tenant, id, kg,
     state: undefined, lastSeq: 0, watermark: -Infinity, status: ACTIVATING,
     dirty: false, resident: true, lastActive: 0, prev: null, next: null,
-    mailbox: null, timers: null, nextEventTimerAt: Infinity, error: null,
+    mailbox: null, timers: null, nextEventTimerAt: Infinity, indexed: false, error: null,
   };
 }
 

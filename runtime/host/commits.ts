@@ -10,11 +10,14 @@ import type { ActorTable } from './table.js';
 import { earliestDue } from './timers.js';
 import type { Uplink } from './uplink.js';
 
-/** A snapshot as the host keeps it until committed: also its key group and due-index entry. */
+/** A snapshot as the host keeps it until committed: also its key group and due-index change. */
 export interface HostSnapshot extends SnapshotRecord {
   readonly kg: number;
-  /** Its earliest processing-time timer; null for none (the index entry is removed). */
-  readonly due: number | null;
+  /**
+   * Its earliest processing-time timer; null: it has none, remove its entry; undefined: it has
+   * none and never had an entry (most actors), nothing to write.
+   */
+  readonly due: number | null | undefined;
 }
 
 /**
@@ -104,13 +107,14 @@ export class Commits {
     this.waiters = [];
     const ranges = this.ownership.checkpointRanges(this.extraCheckpoints);
     this.extraCheckpoints = [];
-    // Every snapshot written sets or clears its actor's due-index entry, in the same commit: the
-    // index then never disagrees with the snapshots (an entry left behind would only cost a
-    // wasted activation; a missing one would lose a timer across a restart).
-    const due: DueChange[] = new Array<DueChange>(snapshots.length);
+    // A snapshot with a processing-time timer sets its actor's due-index entry, in the same
+    // commit, every time (a missing entry would lose the timer across a restart); one without
+    // removes the entry if it may have one (an entry left behind costs one wasted activation
+    // per restart, and that activation removes it).
+    const due: DueChange[] = [];
     for (let i = 0; i < snapshots.length; i++) {
       const r = snapshots[i]!;
-      due[i] = { keyGroup: r.kg, key: r.key, at: r.due };
+      if (r.due !== undefined) due.push({ keyGroup: r.kg, key: r.key, at: r.due });
     }
     this.uplink.post({ t: 'commit', req, snapshots, checkpointSeq: this.progress.appliedSeq, ranges, due });
   }
@@ -123,11 +127,18 @@ export class Commits {
       // Nothing was written. Records still current go into the next commit as they are; a
       // resident actor is simply dirty again (it will be encoded afresh).
       for (const r of c.snapshots) {
-        if (this.pendingWrites.get(r.key) !== r) continue;
+        const newer = this.pendingWrites.get(r.key);
+        if (newer !== r) {
+          // Superseded: the newer record was encoded as if this removal had landed.
+          if (r.due === null && newer !== undefined && newer.due === undefined) this.replacePending(newer, { ...newer, due: null });
+          continue;
+        }
         const { tenant, kind, id } = parseActorKey(r.key);
         const cell = this.table.find(kind, tenant, id);
-        if (cell && cell.status === ACTIVE) this.table.markDirty(cell);
-        else this.passivated.push(r);
+        if (cell && cell.status === ACTIVE) {
+          if (r.due === null) cell.indexed = true;
+          this.table.markDirty(cell);
+        } else this.passivated.push(r);
       }
       this.waiters.unshift(...c.waiters);
       return;
@@ -137,15 +148,22 @@ export class Commits {
     if (this.waiters.length > 0 || this.passivated.length > 0 || this.again) this.commit();
   }
 
+  private replacePending(old: HostSnapshot, rec: HostSnapshot): void {
+    this.pendingWrites.set(rec.key, rec);
+    const i = this.passivated.indexOf(old);
+    if (i >= 0) this.passivated[i] = rec;
+  }
+
   private encode(cell: Cell): HostSnapshot {
     const def = this.table.defs[cell.kind]!;
     const body = def.encode ? def.encode(cell.state) : JSON.stringify(cell.state);
-    return {
-      key: actorKey(cell.tenant, def.kind, cell.id),
-      data: encodeSnapshot(cell.watermark, cell.timers, body),
-      seq: cell.lastSeq,
-      kg: cell.kg,
-      due: earliestDue(cell),
-    };
+    let due: number | null | undefined = earliestDue(cell) ?? undefined;
+    if (due !== undefined) cell.indexed = true;
+    else if (cell.indexed) {
+      due = null;
+      // Optimistic: a failed commit sets it again (onCommitted).
+      cell.indexed = false;
+    }
+    return { key: actorKey(cell.tenant, def.kind, cell.id), data: encodeSnapshot(cell.watermark, cell.timers, body), seq: cell.lastSeq, kg: cell.kg, due };
   }
 }

@@ -80,6 +80,7 @@ export class Reminders {
   private wakeUp(p: TimerPayload): void {
     if (this.ownership.owned[p.kg] !== 1) return; // handed over meanwhile: the new owner wakes it
     if (this.table.get(p.kind, p.tenant, p.id) !== undefined) return;
-    this.activation.cellFor(p.kind, p.tenant, p.id, p.kg);
+    // Its entry is in the index (or was, in memory): see Activation.rehydrate.
+    this.activation.cellFor(p.kind, p.tenant, p.id, p.kg).indexed = true;
   }
 }

@@ -119,8 +119,25 @@ describe('ShardHost reminders (durable timers)', () => {
     h.send({ t: 'replayed', ranges: [[0, 64]] });
     h.advance(100);
     expect(loadedA(h)).toBe(true);
-    expect(h.inspect('a', 'rec')?.status).toBe('active');
     expect(timerLines(h)).toEqual([]);
+    // And the stale entry is removed by the next commit (no wake-up at the next restart).
+    h.advance(200);
+    expect(h.dueIndex.get(kg)?.has(KEY_A) ?? false).toBe(false);
+  });
+
+  it('actors that never had a processing-time timer write nothing to the due index', () => {
+    const h = new HostHarness({ start: T0, init: { ...idle, snapshotIntervalMs: 50 } });
+    h.events([{ id: 'a', kind: 'rec', body: { n: 'x' } }, { id: 'b', kind: 'rec', body: { eventTimer: { name: 'e', at: 5 } } }, { id: 'c' }]);
+    h.settle();
+    h.advance(300);
+    expect(h.commits().length).toBeGreaterThan(0);
+    expect(h.commits().flatMap((c) => c.due ?? [])).toEqual([]);
+    // One that had a timer removes its entry once, then nothing more.
+    h.events([{ id: 'a', kind: 'rec', body: { timer: { name: 't', in: 100 } } }]);
+    h.settle();
+    h.advance(500);
+    const changes = h.commits().flatMap((c) => c.due ?? []).filter((d) => d.key === KEY_A).map((d) => d.at);
+    expect(changes).toEqual([T0 + 300 + 100, null]);
   });
 
   it('an actor that comes back by an event before its due time keeps one timer, fired once', () => {
