@@ -32,10 +32,11 @@ export interface SeriesJSON {
 
 /**
  * One or more series as the actor holds them: [minute rows per series, hour rows per series,
- * series], then a region per series: [minute rows in use, hour rows in use, live spans in use,
- * SPANS x (from, to), the minute rows, the hour rows]. A row is ROW doubles in WindowRow order;
- * rows ascend by start. Functions that add rows return the buffer to keep, a larger copy when a
- * region was full.
+ * series], then a region per series: [minute rows in use, hour rows in use, the minute rows, the
+ * hour rows], then per series its live spans: [spans in use, SPANS x (from, to)] (after all the
+ * rows, so an event's reads of a region touch the same cache lines as without them). A row is
+ * ROW doubles in WindowRow order; rows ascend by start. Functions that add rows return the
+ * buffer to keep, a larger copy when a region was full.
  */
 export type SeriesState = Float64Array;
 
@@ -48,15 +49,18 @@ const ROW = 7;
 // Fields of a region, from its offset.
 const NM = 0;
 const NH = 1;
-const NI = 2;
-const SPAN0 = 3;
+const ROWS = 2;
+
+// Fields of a series' spans, from their offset.
+const NI = 0;
+const SPAN0 = 1;
 /**
  * Live spans kept per series: a steady stream is one span, each outage adds one. Beyond this the
  * two oldest merge (the gap between them counts as live: back-fill into it is refused, never
  * merged wrongly).
  */
 const SPANS = 4;
-const ROWS = SPAN0 + 2 * SPANS;
+const SPAN_STRIDE = 1 + 2 * SPANS;
 
 // Fields of a row, from its offset.
 const START = 0;
@@ -88,14 +92,19 @@ function stride(cm: number, ch: number): number {
 }
 
 function alloc(regions: number, cm: number, ch: number): Float64Array {
-  const b = new Float64Array(HDR + regions * stride(cm, ch));
+  const b = new Float64Array(HDR + regions * (stride(cm, ch) + SPAN_STRIDE));
   b[CM] = cm;
   b[CH] = ch;
   b[REGIONS] = regions;
   return b;
 }
 
-/** Notes that minute window `m` of the region at `reg` is live (once per new minute row). */
+/** Offset of the live spans of series `r`. */
+function spansAt(b: Float64Array, r: number): number {
+  return HDR + b[REGIONS]! * stride(b[CM]!, b[CH]!) + r * SPAN_STRIDE;
+}
+
+/** Notes that minute window `m` of the series whose spans are at `reg` is live (once per new minute row). */
 function markLive(b: Float64Array, reg: number, m: number): void {
   const n = b[reg + NI]!;
   const sp = reg + SPAN0;
@@ -135,7 +144,7 @@ function markLive(b: Float64Array, reg: number, m: number): void {
 
 /** True when minute window `m` of series `r` had a live window once (or nobody knows). */
 export function wasLive(b: SeriesState, r: number, m: number): boolean {
-  const reg = regionAt(b, r);
+  const reg = spansAt(b, r);
   const n = b[reg + NI]!;
   for (let i = 0; i < n; i++) {
     const at = reg + SPAN0 + 2 * i;
@@ -166,11 +175,12 @@ function grow(b: Float64Array, cm: number, ch: number): Float64Array {
     const nh = b[from + NH]!;
     n[to + NM] = nm;
     n[to + NH] = nh;
-    n.set(b.subarray(from + NI, from + ROWS), to + NI);
     n.set(b.subarray(from + ROWS, from + ROWS + nm * ROW), to + ROWS);
     const hFrom = from + ROWS + oldCm * ROW;
     n.set(b.subarray(hFrom, hFrom + nh * ROW), to + ROWS + newCm * ROW);
   }
+  const spans = spansAt(b, 0);
+  n.set(b.subarray(spans, spans + regions * SPAN_STRIDE), spansAt(n, 0));
   return n;
 }
 
@@ -232,7 +242,7 @@ export function addValue(b: SeriesState, r: number, name: string, t: number, v: 
     }
     at = insert(b, reg + ROWS, b[reg + NM]!, ~at, mStart);
     b[reg + NM]!++;
-    markLive(b, reg, mStart);
+    markLive(b, spansAt(b, r), mStart);
   }
   addTo(b, at, v);
   if (b[at + REV]! > 0 && mStart + MINUTE <= watermark) {
@@ -377,9 +387,10 @@ function rowsOf(b: Float64Array, base: number, n: number): WindowRow[] {
 export function seriesToJSON(b: SeriesState, r = 0, spans = false): SeriesJSON {
   const reg = regionAt(b, r);
   const j: SeriesJSON = { m: rowsOf(b, reg + ROWS, b[reg + NM]!), hr: rowsOf(b, reg + ROWS + b[CM]! * ROW, b[reg + NH]!) };
-  if (spans && b[reg + SPAN0] !== -Infinity) {
+  const sp = spansAt(b, r);
+  if (spans && b[sp + SPAN0] !== -Infinity) {
     const iv: [number, number][] = [];
-    for (let i = 0; i < b[reg + NI]!; i++) iv.push([b[reg + SPAN0 + 2 * i]!, b[reg + SPAN0 + 2 * i + 1]!]);
+    for (let i = 0; i < b[sp + NI]!; i++) iv.push([b[sp + SPAN0 + 2 * i]!, b[sp + SPAN0 + 2 * i + 1]!]);
     j.iv = iv;
   }
   return j;
@@ -404,9 +415,10 @@ export function seriesFromJSON(...js: SeriesJSON[]): SeriesState {
     // Without spans (an older snapshot, or a caller that keeps none), every minute may have been live.
     const iv = j.iv ?? [[-Infinity, Infinity]];
     const keep = iv.slice(Math.max(0, iv.length - SPANS));
-    b[reg + NI] = keep.length;
-    for (let i = 0; i < keep.length; i++) b.set(keep[i]!, reg + SPAN0 + 2 * i);
-    if (keep.length < iv.length) b[reg + SPAN0] = iv[0]![0];
+    const sp = spansAt(b, r);
+    b[sp + NI] = keep.length;
+    for (let i = 0; i < keep.length; i++) b.set(keep[i]!, sp + SPAN0 + 2 * i);
+    if (keep.length < iv.length) b[sp + SPAN0] = iv[0]![0];
     const hb = reg + ROWS + cm * ROW;
     for (let i = 0; i < j.hr.length; i++) b.set(j.hr[i]!, hb + i * ROW);
   }
