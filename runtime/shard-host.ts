@@ -176,13 +176,17 @@ export class ShardHost {
     if (this.intake.stopped) return;
     const now = this.clock.now();
     this.handlers.now = now;
-    const fired = this.reports.stats.timers;
     this.timers.advance(now, this.intake.timerDue);
     this.intake.drainLocal();
     this.passivation.onTick(now);
-    // A firing is durable once committed (see Commits.commitSoon); the interval may be long.
-    if (this.reports.stats.timers !== fired) this.commits.commitSoon();
-    else this.commits.onTick(now);
+    this.commits.onTick(now);
+    // A firing is durable once committed, and the interval may be long: the actors whose
+    // timers fired are written now, alone (see Commits.timerFired).
+    if (this.timers.fired.length > 0) {
+      for (const cell of this.timers.fired) this.commits.timerFired(cell);
+      this.timers.fired.length = 0;
+    }
+    this.commits.commitFired();
     this.reminders.onTick();
     this.activation.request();
     this.flushOut();

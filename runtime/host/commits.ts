@@ -29,9 +29,11 @@ export class Commits {
   readonly pendingWrites = new Map<string, HostSnapshot>();
   lastCommitAt: number;
   private passivated: HostSnapshot[] = [];
-  private inFlight: { req: number; snapshots: HostSnapshot[]; waiters: (() => void)[] } | null = null;
-  /** Another commit is wanted as soon as the one in flight is done. */
-  private again = false;
+  private inFlight: { req: number; snapshots: HostSnapshot[]; waiters: (() => void)[]; checkpointSeq: number; partial: boolean } | null = null;
+  /** Actors whose processing-time timers fired, to be written by a prompt (partial) commit. */
+  private fired: Cell[] = [];
+  /** The checkpoint sequence the store last confirmed: what a partial commit reports as its own. */
+  private confirmedSeq = 0;
   private waiters: (() => void)[] = [];
   /** Key groups released since the last commit: checkpointed once more, by their last owner. */
   private extraCheckpoints: Range[] = [];
@@ -61,13 +63,35 @@ export class Commits {
   }
 
   /**
-   * Timers fired: their firing is recorded (the timer gone from the snapshot and the due index)
-   * only by a commit, and until then a crash would restore the timer and fire it once more.
-   * So commit now rather than at the next interval (or right after the commit in flight).
+   * A processing-time timer of this actor fired. The firing is recorded (the timer gone from the
+   * snapshot and the due index) only by a commit, and until then a crash would restore the timer
+   * and fire it once more; so the actor is written promptly (commitFired), alone.
    */
-  commitSoon(): void {
-    if (this.inFlight) this.again = true;
-    else this.commit();
+  timerFired(cell: Cell): void {
+    this.fired.push(cell);
+  }
+
+  /**
+   * Writes the actors whose timers fired since the last call, without checkpoints: a partial
+   * commit, cheap next to the full one (every dirty actor) and safe, since each snapshot carries
+   * its own sequence. Follows the commit in flight, if any.
+   */
+  commitFired(): void {
+    if (this.fired.length === 0 || this.inFlight) return;
+    const snapshots: HostSnapshot[] = [];
+    for (const cell of this.fired) {
+      if (!cell.dirty || !cell.resident || cell.status !== ACTIVE) continue;
+      cell.dirty = false; // still listed in table.dirty: the full commit skips it
+      const rec = this.encode(cell);
+      this.pendingWrites.set(rec.key, rec);
+      snapshots.push(rec);
+    }
+    this.fired = [];
+    if (snapshots.length === 0) return;
+    const req = this.uplink.request();
+    // Its checkpoint sequence is the last confirmed one: the main thread trims the log by it.
+    this.inFlight = { req, snapshots, waiters: [], checkpointSeq: this.confirmedSeq, partial: true };
+    this.uplink.post({ t: 'commit', req, snapshots, checkpointSeq: this.confirmedSeq, ranges: [], due: dueChanges(snapshots) });
   }
 
   /** Commits when the snapshot interval has passed. */
@@ -86,7 +110,6 @@ export class Commits {
     if (waiter) this.waiters.push(waiter);
     if (alsoCheckpoint.length > 0) this.extraCheckpoints.push(...alsoCheckpoint);
     if (this.inFlight) return;
-    this.again = false;
     this.lastCommitAt = this.clock.now();
     const snapshots: HostSnapshot[] = this.passivated;
     this.passivated = [];
@@ -103,20 +126,12 @@ export class Commits {
     }
     this.table.dirty = [];
     const req = this.uplink.request();
-    this.inFlight = { req, snapshots, waiters: this.waiters };
+    const checkpointSeq = this.progress.appliedSeq;
+    this.inFlight = { req, snapshots, waiters: this.waiters, checkpointSeq, partial: false };
     this.waiters = [];
     const ranges = this.ownership.checkpointRanges(this.extraCheckpoints);
     this.extraCheckpoints = [];
-    // A snapshot with a processing-time timer sets its actor's due-index entry, in the same
-    // commit, every time (a missing entry would lose the timer across a restart); one without
-    // removes the entry if it may have one (an entry left behind costs one wasted activation
-    // per restart, and that activation removes it).
-    const due: DueChange[] = [];
-    for (let i = 0; i < snapshots.length; i++) {
-      const r = snapshots[i]!;
-      if (r.due !== undefined) due.push({ keyGroup: r.kg, key: r.key, at: r.due });
-    }
-    this.uplink.post({ t: 'commit', req, snapshots, checkpointSeq: this.progress.appliedSeq, ranges, due });
+    this.uplink.post({ t: 'commit', req, snapshots, checkpointSeq, ranges, due: dueChanges(snapshots) });
   }
 
   onCommitted(req: number, error?: WireError): void {
@@ -143,9 +158,11 @@ export class Commits {
       this.waiters.unshift(...c.waiters);
       return;
     }
+    if (!c.partial) this.confirmedSeq = c.checkpointSeq;
     for (const r of c.snapshots) if (this.pendingWrites.get(r.key) === r) this.pendingWrites.delete(r.key);
     for (const w of c.waiters) w();
-    if (this.waiters.length > 0 || this.passivated.length > 0 || this.again) this.commit();
+    if (this.waiters.length > 0 || this.passivated.length > 0) this.commit();
+    else this.commitFired();
   }
 
   private replacePending(old: HostSnapshot, rec: HostSnapshot): void {
@@ -166,4 +183,19 @@ export class Commits {
     }
     return { key: actorKey(cell.tenant, def.kind, cell.id), data: encodeSnapshot(cell.watermark, cell.timers, body), seq: cell.lastSeq, kg: cell.kg, due };
   }
+}
+
+/**
+ * A snapshot with a processing-time timer sets its actor's due-index entry, in the same commit,
+ * every time (a missing entry would lose the timer across a restart); one without removes the
+ * entry if it may have one (an entry left behind costs one wasted activation per restart, and
+ * that activation removes it).
+ */
+function dueChanges(snapshots: readonly HostSnapshot[]): DueChange[] {
+  const due: DueChange[] = [];
+  for (let i = 0; i < snapshots.length; i++) {
+    const r = snapshots[i]!;
+    if (r.due !== undefined) due.push({ keyGroup: r.kg, key: r.key, at: r.due });
+  }
+  return due;
 }

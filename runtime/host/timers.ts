@@ -91,12 +91,16 @@ export class ActorTimers {
     this.recomputeEventTimer(cell);
   }
 
+  /** Resident actors whose processing-time timers fired since the last `takeFired`. */
+  fired: Cell[] = [];
+
   /** The wheel fired this processing-time timer: false when it is stale (cancelled or re-armed as event time). */
   claimFired(cell: Cell, name: string): boolean {
     const t = cell.timers?.find((x) => x.name === name);
     if (!t || t.domain !== 'processing') return false;
     t.entry = null;
     this.cancel(cell, name);
+    this.fired.push(cell);
     return true;
   }
 

@@ -90,10 +90,18 @@ describe('ShardHost reminders (durable timers)', () => {
     // A long snapshot interval: only the firing itself causes the commit.
     const before = armedAndPassivated(500, { snapshotIntervalMs: 600_000 });
     const kg = before.kg('a', 'rec');
+    before.advance(100);
+    // Another actor, dirty: the prompt commit leaves it (and the checkpoints) to the full one.
+    before.events([{ id: 'other', kind: 'rec', body: { n: 'dirty' } }]);
+    before.settle();
     const commits = before.commits().length;
-    before.advance(500 - 160 + 10);
+    before.advance(500 - 260 + 10);
     expect(timerLines(before)).toEqual([`t:late@${T0 + 500}`]);
-    expect(before.commits().length).toBe(commits + 1);
+    const withA = before.commits().slice(commits).filter((c) => c.snapshots.some((r) => r.key === KEY_A));
+    expect(withA).toHaveLength(1);
+    expect(withA[0]!.snapshots.map((r) => r.key)).toEqual([KEY_A]);
+    expect(withA[0]!.ranges).toEqual([]);
+    expect(withA[0]!.checkpointSeq).toBeLessThanOrEqual(before.appliedSeq());
     expect(before.dueIndex.get(kg)?.has(KEY_A) ?? false).toBe(false);
     expect(decodeSnapshot(before.store.get(KEY_A)!.data).timers).toEqual([]);
 
