@@ -21,6 +21,10 @@ export const IMPORT_USAGE = `usage: vigil import FILE --tenant T [--url URL] [--
   --token TOKEN             the tenant's token (default $VIGIL_TOKEN, then $VIGIL_DEMO_TOKEN)
   --format csv|ndjson       default: csv for *.csv, else ndjson
 
+Rows are sent as history ("mode": "import"): older than a patient's live readings, they are
+back-filled within the horizon (clinical.patient.backfillHorizonMs, VIGIL_BACKFILL_HORIZON_MS,
+default 7 days) without moving live values or alerts; older still is refused too_late.
+
 Prints a JSON summary (status ok, partial or failed). Exit status: 0 when some rows were
 accepted or all were duplicates, 1 when every row was rejected or the node refused the batch.`;
 
