@@ -14,6 +14,8 @@
 --   * no -OrNull / -OrDefault combinators, no toStartOfSecond, no parameters.
 -- Each view has exactly one DateTime column (the dataset's time column) and plain columns only,
 -- so Superset's generated SUM/AVG/COUNT and toStartOfMinute(toDateTime(col)) grains just work.
+-- A second instant that most rows lack (a shelve's end, `until`) is Nullable(DateTime), never
+-- the time column.
 --
 -- Format rules (test/superset/bundle.ts reads the file too): each statement ends with a semicolon
 -- at the end of a line, comments are whole lines starting with two dashes, and no semicolon
@@ -59,8 +61,11 @@ SELECT
     if(count = 0, 0, sum / count) AS avg
 FROM rollups_minute FINAL;
 
--- One row per alert: its latest state (ties on time: resolved wins, then the higher level).
--- FINAL first, so a re-published transition counts once in `transitions`.
+-- One row per alert: its latest state (ties on time: resolved wins, then the higher level). An
+-- alert is open while that state is anything but resolved: open, acknowledged or shelved.
+-- Reads alert_transitions (every transition, keyed by time), FINAL first, so a re-published
+-- transition counts once in `transitions`, and an alert open again after a shelve keeps its
+-- first opening in `opened_at_ms` (the alerts table keeps one row per state and level).
 DROP TABLE IF EXISTS v_alerts;
 CREATE VIEW IF NOT EXISTS v_alerts AS
 SELECT
@@ -77,23 +82,31 @@ SELECT
     latest.9 AS event_time_ms,
     opened_at_ms,
     transitions,
-    if(latest.5 = 'resolved', (latest.9 - opened_at_ms) / 1000, NULL) AS resolved_after_s
+    if(latest.5 = 'resolved', (latest.9 - opened_at_ms) / 1000, NULL) AS resolved_after_s,
+    latest.10 AS acted_by,
+    latest.11 AS note,
+    if(latest.12 = 0, NULL, toDateTime(intDiv(latest.12, 1000))) AS until,
+    latest.12 AS until_ms
 FROM
 (
     SELECT
         tenant_id,
         alert_id,
         argMax(
-            tuple(subject_kind, subject_id, level, level_rank, state, reason, value, event_time, event_time_ms),
+            tuple(subject_kind, subject_id, level, level_rank, state, reason, value, event_time, event_time_ms, acted_by, note, until_ms),
             tuple(event_time_ms, state = 'resolved', level_rank)
         ) AS latest,
         min(event_time_ms) AS opened_at_ms,
         count() AS transitions
-    FROM alerts FINAL
+    FROM alert_transitions FINAL
     GROUP BY tenant_id, alert_id
 );
 
--- Every alert transition (opened, re-levelled, resolved), exact duplicates removed.
+-- Every alert transition (opened, re-levelled, acknowledged, shelved, open again after a shelve,
+-- resolved), exact duplicates removed. Reads alert_transitions, keyed by time, because the alerts
+-- table would collapse an opening after a shelve into the first one. `reopened` marks that
+-- opening: it happens at the shelve's end (`until_ms` of a shelved transition of the same alert
+-- and level), so "alerts raised" counts open rows with reopened = 0.
 DROP TABLE IF EXISTS v_alert_transitions;
 CREATE VIEW IF NOT EXISTS v_alert_transitions AS
 SELECT
@@ -107,8 +120,15 @@ SELECT
     reason,
     value,
     event_time,
-    event_time_ms
-FROM alerts FINAL;
+    event_time_ms,
+    acted_by,
+    note,
+    if(until_ms = 0, NULL, toDateTime(intDiv(until_ms, 1000))) AS until,
+    until_ms,
+    (state = 'open' AND (tenant_id, alert_id, level, event_time_ms) IN (
+        SELECT tenant_id, alert_id, level, until_ms FROM alert_transitions WHERE state = 'shelved'
+    )) AS reopened
+FROM alert_transitions FINAL;
 
 -- Rejected events, one row per rejection (the DLQ is append-only: a replayed bad event that is
 -- rejected again is a second rejection).

@@ -101,7 +101,7 @@ const DATASETS = [
     key: 'alerts',
     table: 'v_alerts',
     uuid: 'c1dd558f-aa76-4e7b-8831-4ffb6881f394',
-    description: 'One row per alert with its latest state; time column = time of that state.',
+    description: 'One row per alert with its latest state (open while not resolved); time column = time of that state.',
     columns: [
       dim('tenant_id', 'String', 'Tenant'),
       dim('alert_id', 'String', 'Deterministic alert id (one per episode)'),
@@ -109,18 +109,23 @@ const DATASETS = [
       dim('subject_id', 'String', 'Patient or procedure id'),
       dim('level', 'String', 'low, medium, high or critical'),
       dim('level_rank', 'UInt8', '1 low, 2 medium, 3 high, 4 critical'),
-      dim('state', 'String', 'open or resolved'),
+      dim('state', 'String', 'open, acknowledged, shelved or resolved (open unless resolved)'),
       dim('reason', 'String', 'news2, risk, high_force, signal_lost, ...'),
       num('value', 'Float64', 'Value that triggered the latest state'),
       time('event_time', 'Event time of the latest state (UTC)'),
       num('event_time_ms', 'Int64', 'Same, epoch milliseconds'),
       num('opened_at_ms', 'Int64', 'Event time the alert opened, epoch milliseconds'),
-      num('transitions', 'UInt64', 'Open, re-level and resolve rows seen'),
+      num('transitions', 'UInt64', 'Transitions seen: open, re-level, acknowledge, shelve, resolve'),
       num('resolved_after_s', 'Nullable(Float64)', 'Seconds from opening to resolution (NULL while open)'),
+      dim('acted_by', 'String', 'Who acknowledged or shelved it (latest state; empty otherwise)'),
+      num('note', 'String', 'Note given with the acknowledgement (empty otherwise)'),
+      num('until', 'Nullable(DateTime)', 'Shelved: when it comes back open (UTC); NULL otherwise'),
+      num('until_ms', 'Int64', 'Same, epoch milliseconds; 0 unless shelved'),
     ],
     metrics: [
       COUNT,
-      metric('open_alerts', "countIf(state = 'open')", 'Open alerts'),
+      // Acknowledged and shelved alerts are still open: only resolved ends an alert.
+      metric('open_alerts', "countIf(state != 'resolved')", 'Open alerts'),
       metric('resolved_alerts', "countIf(state = 'resolved')", 'Resolved alerts'),
       metric('avg__resolved_after_s', 'AVG(resolved_after_s)', 'Avg time to resolve (s)', ',.0f'),
       metric('max__level_rank', 'MAX(level_rank)', 'Highest level'),
@@ -130,7 +135,7 @@ const DATASETS = [
     key: 'alert_transitions',
     table: 'v_alert_transitions',
     uuid: '2a416ab8-c17f-4645-8475-62e6bb6442ac',
-    description: 'Every alert transition (opened, re-levelled, resolved), duplicates removed.',
+    description: 'Every alert transition (opened, re-levelled, acknowledged, shelved, re-opened, resolved), duplicates removed.',
     columns: [
       dim('tenant_id', 'String', 'Tenant'),
       dim('alert_id', 'String', 'Alert id'),
@@ -138,11 +143,16 @@ const DATASETS = [
       dim('subject_id', 'String', 'Patient or procedure id'),
       dim('level', 'String', 'low, medium, high or critical'),
       dim('level_rank', 'UInt8', '1 low, 2 medium, 3 high, 4 critical'),
-      dim('state', 'String', 'open or resolved'),
+      dim('state', 'String', 'open, acknowledged, shelved or resolved'),
       dim('reason', 'String', 'Condition that raised the alert'),
       num('value', 'Float64', 'Value at the transition'),
-      time('event_time', 'Event time of the transition (UTC)'),
+      time('event_time', 'Event time of the transition (UTC; acknowledge and shelve: when staff acted)'),
       num('event_time_ms', 'Int64', 'Same, epoch milliseconds'),
+      dim('acted_by', 'String', 'Who acknowledged or shelved (empty for other transitions)'),
+      num('note', 'String', 'Note given with an acknowledgement'),
+      num('until', 'Nullable(DateTime)', 'Shelve: when the alert comes back open (UTC); NULL otherwise'),
+      num('until_ms', 'Int64', 'Same, epoch milliseconds; 0 unless shelved'),
+      dim('reopened', 'UInt8', '1 for the opening at the end of a shelve (not a new alert)'),
     ],
     metrics: [
       COUNT,
@@ -327,6 +337,7 @@ const timeRange = (col, range) => ({
   clause: 'WHERE', subject: col, operator: 'TEMPORAL_RANGE', comparator: range, expressionType: 'SIMPLE',
 });
 const equals = (col, value) => ({ clause: 'WHERE', subject: col, operator: '==', comparator: value, expressionType: 'SIMPLE' });
+const notEquals = (col, value) => ({ clause: 'WHERE', subject: col, operator: '!=', comparator: value, expressionType: 'SIMPLE' });
 
 function timeseries(vizType, d, { metrics, groupby = [], grain, filters = [], range = LAST_DAY }) {
   const col = mainDttm(d);
@@ -403,7 +414,8 @@ const CHARTS = [
     uuid: '5de6856d-4ccb-49a0-9ff8-ebe5c6f8836d',
     dataset: DS.alert_transitions,
     params: timeseries('echarts_timeseries_bar', DS.alert_transitions, {
-      metrics: ['count'], groupby: ['level'], grain: 'PT5M', filters: [equals('state', 'open')],
+      // An alert open again after a shelve was raised once: its second opening is not counted.
+      metrics: ['count'], groupby: ['level'], grain: 'PT5M', filters: [equals('state', 'open'), equals('reopened', 0)],
     }),
   },
   {
@@ -412,9 +424,10 @@ const CHARTS = [
     uuid: '94c5b957-4797-4124-8115-4ec1571e61d5',
     dataset: DS.alerts,
     // Open alerts may have opened days ago: no time range, and out of the time filter's scope.
+    // Open means not resolved: acknowledged and shelved alerts are listed too, by state.
     params: table(DS.alerts, {
-      metrics: ['open_alerts'], groupby: ['level', 'reason', 'subject_kind'], orderBy: 'open_alerts',
-      filters: [equals('state', 'open')], range: NO_FILTER, rowLimit: 100,
+      metrics: ['open_alerts'], groupby: ['level', 'reason', 'subject_kind', 'state'], orderBy: 'open_alerts',
+      filters: [notEquals('state', 'resolved')], range: NO_FILTER, rowLimit: 100,
     }),
     timeFilterImmune: true,
   },

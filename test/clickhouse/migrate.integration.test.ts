@@ -1,12 +1,13 @@
 // migrate() on both engines: creates every table with the agreed columns and engines, is a
 // no-op the second time, and applies a views script last (drop + create, since neither
 // `CREATE OR REPLACE VIEW` nor `DROP VIEW` exists on 18.16).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { str } from '../../adapters/clickhouse/quote.js';
-import { defaultViewsFile, migrate, MIGRATIONS, SCHEMA_VERSION } from '../../adapters/clickhouse/schema.js';
+import { applyViews, defaultViewsFile, migrate, MIGRATIONS, parseViews, SCHEMA_VERSION } from '../../adapters/clickhouse/schema.js';
 import { useEngines, type FreshStore } from './engines.js';
 
 const EXPECTED: Record<string, string> = {
@@ -160,6 +161,52 @@ for (const engine of useEngines()) {
         await f.store.query(`SELECT * FROM ${f.database}.${name} LIMIT 1`);
       }
       expect((await migrate(f.store)).applied).toEqual([]);
+    });
+
+    it.skipIf(repoViews === undefined)('upgrading a v6 database re-creates the alert views over alert_transitions', async () => {
+      f = await engine.fresh();
+      // A v6 database as a node left it: the steps before v7 and the views of that time (over
+      // `alerts`, without who acted), all recorded.
+      const oldViews = `DROP TABLE IF EXISTS v_alert_transitions;
+CREATE VIEW IF NOT EXISTS v_alert_transitions AS
+SELECT tenant_id, alert_id, subject_kind, subject_id, level, level_rank, state, reason, value, event_time, event_time_ms
+FROM alerts FINAL;
+`;
+      await f.store.command('CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, applied_at DateTime) ENGINE = ReplacingMergeTree ORDER BY (version, name, checksum)');
+      for (const m of MIGRATIONS.filter((x) => x.version < 7)) {
+        for (const s of m.statements) await f.store.command(s);
+        await f.store.insert('schema_migrations', [{ version: m.version, name: m.name, checksum: '', applied_at: 1_700_000_000 }]);
+      }
+      await applyViews(f.store, parseViews(oldViews));
+      await f.store.insert('schema_migrations', [{ version: 0, name: 'views', checksum: createHash('sha256').update(oldViews).digest('hex'), applied_at: 1_700_000_000 }]);
+      const T = 1_795_000_000_000;
+      const row = (state: string, t: number) => ({
+        alert_id: 'a', tenant_id: 'acme', subject_kind: 'patient', subject_id: 'p', level: 'high', level_rank: 3, state, reason: 'news2', value: 1,
+        event_time: Math.floor(t / 1000), event_time_ms: t,
+      });
+      await f.store.insert('alerts', [row('open', T)]);
+
+      expect((await migrate(f.store)).applied).toEqual(['alert_transitions', 'views']);
+      const cols = (await f.store.query<{ name: string; type: string }>('DESCRIBE TABLE v_alert_transitions')).map((c) => `${c.name} ${c.type}`);
+      expect(cols.slice(-5)).toEqual(['acted_by String', 'note String', 'until Nullable(DateTime)', 'until_ms Int64', 'reopened UInt8']);
+
+      // Shelved for a minute, then open again: three transitions, where `alerts` keeps two rows.
+      await f.store.insert('alerts', [{ ...row('shelved', T + 1000), acted_by: 'kim', note: '', until_ms: T + 61_000 }]);
+      await f.store.insert('alerts', [{ ...row('open', T + 61_000), acted_by: '', note: '', until_ms: 0 }]);
+      const t = await f.store.query<{ state: string; acted_by: string; until_ms: string | number; reopened: string | number }>(
+        'SELECT state, acted_by, until_ms, reopened FROM v_alert_transitions ORDER BY event_time_ms',
+      );
+      expect(t.map((r) => [r.state, r.acted_by, Number(r.until_ms), Number(r.reopened)])).toEqual([
+        ['open', '', 0, 0], ['shelved', 'kim', T + 61_000, 0], ['open', '', 0, 1],
+      ]);
+      const a = await f.store.query<{ state: string; opened_at_ms: string | number; transitions: string | number }>(
+        'SELECT state, opened_at_ms, transitions FROM v_alerts',
+      );
+      expect(a.map((r) => [r.state, Number(r.opened_at_ms), Number(r.transitions)])).toEqual([['open', T, 3]]);
+      // Recorded: the next start changes nothing, and the views are the repository's.
+      expect((await migrate(f.store)).applied).toEqual([]);
+      const recorded = await f.store.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE version = 0 ORDER BY applied_at DESC LIMIT 1');
+      expect(recorded.map((r) => r.checksum)).toContain(createHash('sha256').update(await readFile(repoViews!, 'utf8')).digest('hex'));
     });
   });
 }

@@ -162,10 +162,14 @@ describe('datasets', () => {
     }
 
     // One time column: main_dttm_col, a plain DateTime (not DateTime64, no time zone argument).
+    // A second instant most rows lack (a shelve's end) is Nullable(DateTime) and no time column.
     expect(viewCols).toContain(ds.main_dttm_col);
     const dttm = ds.columns.filter((c) => c.is_dttm);
     expect(dttm.map((c) => c.column_name)).toEqual([ds.main_dttm_col]);
-    expect(ds.columns.filter((c) => /DateTime|^Date/.test(c.type)).map((c) => c.column_name)).toEqual([ds.main_dttm_col]);
+    expect(ds.columns.filter((c) => c.type === 'DateTime').map((c) => c.column_name)).toEqual([ds.main_dttm_col]);
+    for (const c of ds.columns.filter((x) => /Date/.test(x.type) && x.type !== 'DateTime')) {
+      expect(c.type, `${path}: ${c.column_name}`).toBe('Nullable(DateTime)');
+    }
     expect(dttm[0]!.type).toBe('DateTime');
     // No aggregate-function state columns.
     for (const c of ds.columns) expect(c.type).not.toMatch(/AggregateFunction|State/);
@@ -181,7 +185,19 @@ describe('datasets', () => {
       // Superset labels a metric with its name; a label equal to a column name would shadow the
       // column for the rest of ClickHouse's query (COUNT(*) AS count breaks SUM(count)).
       expect(columns.has(m.metric_name), `${path}: metric ${m.metric_name} is named like a column`).toBe(false);
-      expect(m.expression).toMatch(/^[A-Za-z0-9_ ().,*'=<>/-]+$/);
+      expect(m.expression).toMatch(/^[A-Za-z0-9_ ().,*'=!<>/-]+$/);
+    }
+  });
+
+  it('an alert is open until it is resolved: acknowledged and shelved alerts count as open', () => {
+    // SPEC §2: open, acknowledged, shelved, resolved. "Open" is every state but resolved.
+    const alerts = [...bundle.datasets.values()].find((d) => d.table_name === 'v_alerts')!;
+    expect(alerts.metrics.find((m) => m.metric_name === 'open_alerts')?.expression).toBe("countIf(state != 'resolved')");
+    for (const m of alerts.metrics) expect(m.expression, m.metric_name).not.toMatch(/state\s*=\s*'open'/);
+    for (const c of [...bundle.charts.values()].filter((x) => x.dataset_uuid === alerts.uuid)) {
+      for (const f of c.params.adhoc_filters.filter((x) => x.subject === 'state')) {
+        expect([f.operator, f.comparator], `${c.slice_name} filters alerts on state`).toEqual(['!=', 'resolved']);
+      }
     }
   });
 

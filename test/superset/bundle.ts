@@ -41,7 +41,7 @@ export interface AdhocFilter {
   clause: string;
   subject: string;
   operator: string;
-  comparator: string;
+  comparator: string | number;
   expressionType: string;
 }
 export interface ChartParams {
@@ -351,8 +351,11 @@ export interface TimeWindow {
 export const rangeClause = (col: string, w: TimeWindow): string =>
   `${col} >= toDateTime('${w.from}') AND ${col} < toDateTime('${w.to}')`;
 
+/** A simple adhoc filter as Superset writes it: numbers bare, strings quoted. */
 function filterClause(f: AdhocFilter): string {
-  if (f.operator === '==') return `${f.subject} = '${f.comparator.replace(/'/g, "\\'")}'`;
+  const value = typeof f.comparator === 'number' ? String(f.comparator) : `'${f.comparator.replace(/'/g, "\\'")}'`;
+  if (f.operator === '==') return `${f.subject} = ${value}`;
+  if (f.operator === '!=') return `${f.subject} != ${value}`;
   throw new Error(`filter operator ${f.operator} not modelled`);
 }
 

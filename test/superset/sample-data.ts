@@ -1,6 +1,7 @@
 // Sample rows for the analytics tables (event time 2026-11-21, UTC), shared by the Superset
-// tests: a late-corrected rollup, an alert opened then resolved, duplicates of every deduplicated
-// kind, and rows of a second tenant and outside the day, so filters and dedup have work to do.
+// tests: a late-corrected rollup, an alert opened then resolved, alerts acknowledged, shelved and
+// open again after a shelve, duplicates of every deduplicated kind, and rows of a second tenant
+// and outside the day, so filters and dedup have work to do.
 import type { TimeWindow } from './bundle.js';
 
 export type Row = Record<string, unknown>;
@@ -21,9 +22,12 @@ const ru = (
   tenant_id: tenant, actor_kind: kind, actor_id: actor, metric, window_start: at(`${hm}:00`), window_start_ms: ms(at(`${hm}:00`)),
   window_ms: 60_000, revision, final, count, min, max, sum,
 });
-const al = (id: string, kind: string, subject: string, level: string, rank: number, state: string, reason: string, value: number, time: string, tenant = 't1'): Row => ({
+const al = (
+  id: string, kind: string, subject: string, level: string, rank: number, state: string, reason: string, value: number, time: string,
+  tenant = 't1', acted: { acted_by?: string; note?: string; until_ms?: number } = {},
+): Row => ({
   alert_id: id, tenant_id: tenant, subject_kind: kind, subject_id: subject, level, level_rank: rank, state, reason, value,
-  event_time: time, event_time_ms: ms(time),
+  event_time: time, event_time_ms: ms(time), ...acted,
 });
 const dl = (source: string, idx: number, id: string, code: string, type: string, time: string): Row => ({
   tenant_id: 't1', source, idx, event_id: id, code, message: `${code} at ${idx}`,
@@ -78,6 +82,19 @@ export const DATA: Record<string, Row[][]> = {
       al('a2', 'patient', 'p1', 'high', 3, 'open', 'news2', 7, at('10:02:00')),
       al('a1', 'procedure', 'pr1', 'high', 3, 'open', 'high_force', 55, at('10:00:05')), // re-published
     ],
+    [
+      // Acknowledged: still open.
+      al('a4', 'patient', 'p1', 'medium', 2, 'open', 'signal_lost', 0, at('10:04:00')),
+      al('a4', 'patient', 'p1', 'medium', 2, 'acknowledged', 'signal_lost', 0, at('10:05:00'), 't1', { acted_by: 'dr.lee', note: 'on my way' }),
+      // Shelved until 10:22: still open.
+      al('a5', 'procedure', 'pr2', 'high', 3, 'open', 'risk', 80, at('10:06:00')),
+      al('a5', 'procedure', 'pr2', 'high', 3, 'shelved', 'risk', 80, at('10:07:00'), 't1', { acted_by: 'nurse.kim', until_ms: ms(at('10:22:00')) }),
+      // Shelved for a minute, then open again at the shelve's end: one alert, raised once, three
+      // transitions (the alerts table keeps only the later opening of the two).
+      al('a6', 'procedure', 'pr1', 'low', 1, 'open', 'high_latency', 30, at('10:08:00')),
+      al('a6', 'procedure', 'pr1', 'low', 1, 'shelved', 'high_latency', 30, at('10:09:00'), 't1', { acted_by: 'nurse.kim', until_ms: ms(at('10:10:00')) }),
+    ],
+    [al('a6', 'procedure', 'pr1', 'low', 1, 'open', 'high_latency', 30, at('10:10:00'))],
   ],
   dlq: [
     [
@@ -101,8 +118,8 @@ export const DATA: Record<string, Row[][]> = {
 export const EXPECTED_ROWS: Record<string, number> = {
   v_events: 3,
   v_rollups_minute: 10,
-  v_alerts: 2,
-  v_alert_transitions: 4,
+  v_alerts: 5,
+  v_alert_transitions: 11,
   v_dlq: 3,
   v_ingest_audit: 2,
   v_procedure_minute: 3,

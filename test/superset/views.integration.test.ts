@@ -1,7 +1,8 @@
 // The Superset datasets (dashboards/clickhouse/views.sql) on real engines: clickhouse-server 18.16
 // from the Debian package, and chDB (ClickHouse 26 in-process) when the `chdb` package loads.
 // Each engine gets the analytics tables, sample rows (sample-data.ts: a late-corrected rollup, an
-// alert opened then resolved, duplicates of every deduplicated kind), the views, and then the SQL
+// alert opened then resolved, alerts acknowledged, shelved and open again after a shelve,
+// duplicates of every deduplicated kind), the views, and then the SQL
 // Superset generates for ClickHouse against every view: every time grain, the time-range WHERE,
 // every saved metric, and every chart of the bundle in the label/GROUP BY shapes of the Superset
 // versions in use.
@@ -163,26 +164,79 @@ function viewSuite(open: () => Promise<Engine>): void {
     ]);
   });
 
-  it('v_alerts: one row per alert with its latest state', async () => {
+  it('v_alerts: one row per alert with its latest state, who acted and until when', async () => {
     const rows = await engine.rows(
       `SELECT alert_id, subject_kind, subject_id, level, level_rank, state, reason, value, event_time, opened_at_ms,
-              transitions, resolved_after_s
+              transitions, resolved_after_s, acted_by, note, until, until_ms
        FROM v_alerts WHERE ${T1} ORDER BY alert_id`,
     );
-    expect(rows.map((r) => ({ ...r, level_rank: n(r['level_rank']), opened_at_ms: n(r['opened_at_ms']), transitions: n(r['transitions']) }))).toEqual([
+    const norm = (r: Row): Row => ({
+      ...r, level_rank: n(r['level_rank']), opened_at_ms: n(r['opened_at_ms']), transitions: n(r['transitions']), until_ms: n(r['until_ms']),
+    });
+    const none = { resolved_after_s: null, acted_by: '', note: '', until: null, until_ms: 0 };
+    expect(rows.map(norm)).toEqual([
       {
         alert_id: 'a1', subject_kind: 'procedure', subject_id: 'pr1', level: 'high', level_rank: 3, state: 'resolved',
         reason: 'high_force', value: 20, event_time: at('10:03:05'), opened_at_ms: ms(at('10:00:05')), transitions: 2,
-        resolved_after_s: 180,
+        ...none, resolved_after_s: 180,
       },
       {
         alert_id: 'a2', subject_kind: 'patient', subject_id: 'p1', level: 'high', level_rank: 3, state: 'open',
-        reason: 'news2', value: 7, event_time: at('10:02:00'), opened_at_ms: ms(at('10:01:00')), transitions: 2,
-        resolved_after_s: null,
+        reason: 'news2', value: 7, event_time: at('10:02:00'), opened_at_ms: ms(at('10:01:00')), transitions: 2, ...none,
+      },
+      {
+        alert_id: 'a4', subject_kind: 'patient', subject_id: 'p1', level: 'medium', level_rank: 2, state: 'acknowledged',
+        reason: 'signal_lost', value: 0, event_time: at('10:05:00'), opened_at_ms: ms(at('10:04:00')), transitions: 2,
+        ...none, acted_by: 'dr.lee', note: 'on my way',
+      },
+      {
+        alert_id: 'a5', subject_kind: 'procedure', subject_id: 'pr2', level: 'high', level_rank: 3, state: 'shelved',
+        reason: 'risk', value: 80, event_time: at('10:07:00'), opened_at_ms: ms(at('10:06:00')), transitions: 2,
+        ...none, acted_by: 'nurse.kim', until: at('10:22:00'), until_ms: ms(at('10:22:00')),
+      },
+      {
+        // Open again after its shelve: still its first opening and all three transitions, which
+        // the alerts table (one row per state and level) no longer holds.
+        alert_id: 'a6', subject_kind: 'procedure', subject_id: 'pr1', level: 'low', level_rank: 1, state: 'open',
+        reason: 'high_latency', value: 30, event_time: at('10:10:00'), opened_at_ms: ms(at('10:08:00')), transitions: 3, ...none,
       },
     ]);
+    const collapsed = await engine.rows(`SELECT count() AS c FROM alerts FINAL WHERE ${T1} AND alert_id = 'a6'`);
+    expect(n(collapsed[0]!['c'])).toBe(2);
+  });
+
+  it('open alerts: acknowledged and shelved alerts count as open, in the dataset metric and the chart', async () => {
+    const ds = datasets.find((d) => d.table_name === 'v_alerts')!;
+    const expr = (name: string): string => ds.metrics.find((m) => m.metric_name === name)!.expression;
+    const rows = await engine.rows(
+      `SELECT ${expr('open_alerts')} AS open_alerts, ${expr('resolved_alerts')} AS resolved_alerts, COUNT(*) AS alerts FROM v_alerts WHERE ${T1}`,
+    );
+    // a2 and a6 open, a4 acknowledged, a5 shelved; a1 resolved.
+    expect([n(rows[0]!['open_alerts']), n(rows[0]!['resolved_alerts']), n(rows[0]!['alerts'])]).toEqual([4, 1, 5]);
+    const byState = await engine.rows(
+      `SELECT state, ${expr('open_alerts')} AS open_alerts FROM v_alerts WHERE ${T1} GROUP BY state ORDER BY state`,
+    );
+    expect(byState.map((r) => [r['state'], n(r['open_alerts'])])).toEqual([['acknowledged', 1], ['open', 2], ['resolved', 0], ['shelved', 1]]);
+  });
+
+  it('v_alert_transitions: every transition, with who acted, the shelve end, and the opening after it', async () => {
     const transitions = await engine.rows(`SELECT count() AS c FROM v_alert_transitions WHERE ${T1}`);
-    expect(n(transitions[0]!['c'])).toBe(4); // the re-published opening of a1 is not counted twice
+    expect(n(transitions[0]!['c'])).toBe(11); // the re-published opening of a1 is not counted twice
+    const rows = await engine.rows(
+      `SELECT alert_id, state, event_time, acted_by, note, until, until_ms, reopened
+       FROM v_alert_transitions WHERE ${T1} AND alert_id IN ('a4', 'a5', 'a6') ORDER BY alert_id, event_time_ms`,
+    );
+    const row = (id: string, state: string, t: string, by = '', note = '', until: string | null = null, reopened = 0): unknown[] =>
+      [id, state, at(t), by, note, until === null ? null : at(until), until === null ? 0 : ms(at(until)), reopened];
+    expect(rows.map((r) => [r['alert_id'], r['state'], r['event_time'], r['acted_by'], r['note'], r['until'], n(r['until_ms']), n(r['reopened'])])).toEqual([
+      row('a4', 'open', '10:04:00'),
+      row('a4', 'acknowledged', '10:05:00', 'dr.lee', 'on my way'),
+      row('a5', 'open', '10:06:00'),
+      row('a5', 'shelved', '10:07:00', 'nurse.kim', '', '10:22:00'),
+      row('a6', 'open', '10:08:00'),
+      row('a6', 'shelved', '10:09:00', 'nurse.kim', '', '10:10:00'),
+      row('a6', 'open', '10:10:00', '', '', null, 1),
+    ]);
   });
 
   it('v_procedure_minute and v_patient_vitals_minute pivot the rollups per minute', async () => {
@@ -312,13 +366,21 @@ function viewSuite(open: () => Promise<Engine>): void {
       ['pr1', 50],
       ['pr2', 30],
     ]);
-    expect((await run('Open alerts by level and reason')).map((r) => [r['level'], r['reason'], r['subject_kind'], n(r['open_alerts'])])).toEqual([
-      ['high', 'news2', 'patient', 1],
+    // Acknowledged and shelved alerts are open alerts; the resolved a1 is not.
+    const open = await run('Open alerts by level and reason');
+    expect(open.map((r) => [r['level'], r['reason'], r['subject_kind'], r['state'], n(r['open_alerts'])]).sort()).toEqual([
+      ['high', 'news2', 'patient', 'open', 1],
+      ['high', 'risk', 'procedure', 'shelved', 1],
+      ['low', 'high_latency', 'procedure', 'open', 1],
+      ['medium', 'signal_lost', 'patient', 'acknowledged', 1],
     ]);
+    // a6's opening at the end of its shelve (10:10) raised nothing new.
     const raised = await run('Alerts raised by level');
     expect(raised.map((r) => [r['event_time'], r['level'], n(r['count'])]).sort()).toEqual([
       [at('10:00:00'), 'high', 2],
-      [at('10:00:00'), 'medium', 1],
+      [at('10:00:00'), 'medium', 2],
+      [at('10:05:00'), 'high', 1],
+      [at('10:05:00'), 'low', 1],
     ]);
     const dlq = await run('DLQ rejections by code');
     expect(dlq.map((r) => [r['rejected_at'], r['code'], n(r['count'])]).sort()).toEqual([
