@@ -15,7 +15,7 @@
 //   - a minute whose live window was released (older than the allowed lateness): its contents
 //     are gone from the actor, so no correct merged row can be written: refused `too_late`.
 import type { ActorContext } from '../runtime/actor.js';
-import { contains, decodeDedup, encodeDedup, expire, newDedup, seenBefore, type DedupState } from './dedup.js';
+import { contains, decodeDedup, dedupSize, encodeDedup, expire, newDedup, seenBefore, type DedupState } from './dedup.js';
 import { dict, toDict } from './dict.js';
 import {
   addHourValue, addStoredValue, dropMinutesBefore, holdsMinute, minuteOf, newSeries, seriesFromJSON, seriesToJSON, wasLive,
@@ -100,10 +100,26 @@ export function commitBackfill(s: { wm: number; bf?: BackfillState | undefined }
   const b = (s.bf ??= newBackfill());
   seenBefore(b, eventId, t, lim.dedupCapacity);
   if (t > b.bt) b.bt = t;
+  pruneBackfill(s, lim);
+  return b;
+}
+
+/**
+ * Forgets ids and windows the horizon has passed; once nothing is left the actor drops its
+ * back-fill state and is a plain live actor again (no state, no per-event checks). Called on
+ * back-filled events and on live events of an actor that has back-fill state.
+ */
+export function pruneBackfill(s: { wm: number; bf?: BackfillState | undefined }, lim: BackfillLimits): void {
+  const b = s.bf;
+  if (b === undefined) return;
   const cutoff = Math.max(s.wm, b.bt) - lim.horizonMs;
   expire(b, cutoff);
-  for (const k in b.rows) if (dropMinutesBefore(b.rows[k]!, 0, cutoff)) delete b.rows[k];
-  return b;
+  let rows = 0;
+  for (const k in b.rows) {
+    if (dropMinutesBefore(b.rows[k]!, 0, cutoff)) delete b.rows[k];
+    else rows++;
+  }
+  if (rows === 0 && dedupSize(b.dd) === 0) s.bf = undefined;
 }
 
 /**

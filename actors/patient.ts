@@ -10,7 +10,7 @@ import { isMonitored, pushTime } from './cadence.js';
 import type { ActorEvent } from './contracts/registry.js';
 import { admit, decodeDedup, encodeDedup, expire, newDedup, type DedupState } from './dedup.js';
 import {
-  addToStore, backfilledBefore, backfillFromJSON, backfillToJSON, checkBackfill, commitBackfill, isBackfill, releasedLive, toStore,
+  addToStore, backfilledBefore, backfillFromJSON, backfillToJSON, checkBackfill, commitBackfill, isBackfill, pruneBackfill, releasedLive, toStore,
   type BackfillJSON, type BackfillState,
 } from './backfill.js';
 import { dict, toDict } from './dict.js';
@@ -246,6 +246,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
       emitter.ctx = ctx;
       for (const name in s.series) advance(s.series[name]!, 0, name, s.wm, pc.latenessMs, emitter.emit);
       expire(s, s.wm - pc.latenessMs);
+      if (s.bf !== undefined && !backfilling) pruneBackfill(s, bfLimits);
       return s;
     },
     onTimer(s, name, ctx) {

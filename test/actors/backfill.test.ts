@@ -201,6 +201,20 @@ describe('back-fill on a live patient', () => {
     expect(d.rejected.map((r) => r.code)).toEqual(['too_late']);
   });
 
+  it('forgets its back-fill state once the horizon has passed it, and is a plain live patient again', () => {
+    const d = new ActorDriver<PatientState>(createPatient(resolveClinicalConfig({ patient: { backfillHorizonMs: HOUR } })), 't1', 'p1');
+    d.event(T0, vit('x0', { heart_rate: 70 }));
+    d.event(T0 - 30 * MIN, imported(glucose('a', 100)));
+    expect(d.state.bf).toBeDefined();
+    expect(d.snapshot()).toContain('"bf"');
+    d.event(T0 + 20 * MIN, vit('x1', { heart_rate: 71 }));
+    expect(d.state.bf).toBeDefined(); // still within the hour
+    d.event(T0 + 40 * MIN, vit('x2', { heart_rate: 72 }));
+    expect(d.state.bf).toBeUndefined();
+    expect(d.snapshot()).not.toContain('"bf"');
+    expect(d.rejected).toEqual([]);
+  });
+
   it('refuses history for a minute whose live window was already closed and released, and changes nothing', () => {
     const d = patient();
     for (const [t, e] of liveStream(0, 30)) d.event(t, e);
