@@ -63,9 +63,10 @@ export class Commits {
   }
 
   /**
-   * A processing-time timer of this actor fired. The firing is recorded (the timer gone from the
-   * snapshot and the due index) only by a commit, and until then a crash would restore the timer
-   * and fire it once more; so the actor is written promptly (commitFired), alone.
+   * A processing-time timer of this actor, clean until then, fired. The firing is recorded (the
+   * timer gone from the snapshot and the due index) only by a commit, and until then a crash
+   * would restore the timer and fire it once more; so the actor is written promptly
+   * (commitFired), alone.
    */
   timerFired(cell: Cell): void {
     this.fired.push(cell);

@@ -91,8 +91,12 @@ export class ActorTimers {
     this.recomputeEventTimer(cell);
   }
 
-  /** Resident actors whose processing-time timers fired since the last `takeFired`. */
-  fired: Cell[] = [];
+  /**
+   * Actors whose processing-time timer fired while they had nothing else uncommitted (a silent
+   * patient's signal_lost, a woken actor's timer): their firing is committed at once (see
+   * Commits.timerFired). The ShardHost empties it every tick.
+   */
+  readonly fired: Cell[] = [];
 
   /** The wheel fired this processing-time timer: false when it is stale (cancelled or re-armed as event time). */
   claimFired(cell: Cell, name: string): boolean {
@@ -100,7 +104,11 @@ export class ActorTimers {
     if (!t || t.domain !== 'processing') return false;
     t.entry = null;
     this.cancel(cell, name);
-    this.fired.push(cell);
+    // An actor with uncommitted events (one streaming, whose timers fire as it goes) is left to
+    // the interval commit: a crash replays those events and the timer fires again with them, a
+    // re-execution of what was lost, and a prompt commit of a busy actor's whole state on each
+    // firing would cost more than its events do.
+    if (!cell.dirty) this.fired.push(cell);
     return true;
   }
 

@@ -114,6 +114,23 @@ describe('ShardHost reminders (durable timers)', () => {
     expect(timerLines(h)).toEqual([`t:late@${T0 + 500}`]);
   });
 
+  it('an actor busy with uncommitted events is not written on each firing: the interval commit records it', () => {
+    const h = new HostHarness({ start: T0, init: { snapshotIntervalMs: 1000 } });
+    h.events([{ id: 'a', kind: 'rec', body: { timer: { name: 'tick', in: 100 } } }]);
+    h.settle();
+    const commits = h.commits().length;
+    for (let i = 0; i < 5; i++) {
+      h.advance(50);
+      h.events([{ id: 'a', kind: 'rec', body: { n: `busy${i}` } }]);
+    }
+    h.advance(50);
+    expect(timerLines(h)).toEqual([`t:tick@${T0 + 100}`]);
+    expect(h.commits().length).toBe(commits);
+    h.advance(1000);
+    expect(h.commits().length).toBe(commits + 1);
+    expect(h.commits().at(-1)!.ranges).toEqual([[0, 64]]);
+  });
+
   it('a stale index entry wakes the actor but fires nothing its snapshot does not hold', () => {
     const before = armedAndPassivated(500);
     const kg = before.kg('a', 'rec');
