@@ -5,6 +5,17 @@ import { bio, cfg, T0, vitals } from './fixtures.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
+/** The parts of the answer this file reads. */
+interface Shown {
+  news2: { components: Record<string, number | null>; missing: string[] };
+  updated_at: string;
+  open_alerts: { since: string }[];
+  procedures: Record<string, unknown>[];
+  recent_biometrics: { event_time: string }[];
+  window_stats: Record<string, { minute: { start: string }; hour: { start: string } }>;
+  freshness_ms: number;
+}
+
 /** Every key in an answer, at any depth (array items included). */
 function keysOf(v: unknown, out = new Set<string>()): Set<string> {
   if (Array.isArray(v)) for (const x of v) keysOf(x, out);
@@ -22,7 +33,7 @@ describe('risk summary: one public shape', () => {
     critical_count: 0, errors: 0, force_spikes: 0, level: 'low', updated_at: T0 + 500,
   };
   d.message(summary);
-  const s = patientSummary('p1', d.state, T0 + 5000) as Record<string, any>;
+  const s = patientSummary('p1', d.state, T0 + 5000) as unknown as Shown;
 
   it('names every field in snake_case, NEWS2 components and missing parameters included', () => {
     for (const k of keysOf(s)) {
@@ -42,8 +53,8 @@ describe('risk summary: one public shape', () => {
     expect(s.procedures[0]).toMatchObject({ procedure_id: 'pr1', updated_at: new Date(T0 + 500).toISOString() });
     expect(s.procedures[0]).not.toHaveProperty('type');
     for (const r of s.recent_biometrics) expect(r.event_time).toMatch(ISO);
-    expect(s.window_stats.heart_rate.minute).toMatchObject({ start: new Date(Math.floor(T0 / 60_000) * 60_000).toISOString(), count: 1, min: 135, max: 135 });
-    expect(s.window_stats.heart_rate.hour.start).toMatch(ISO);
+    expect(s.window_stats.heart_rate!.minute).toMatchObject({ start: new Date(Math.floor(T0 / 60_000) * 60_000).toISOString(), count: 1, min: 135, max: 135 });
+    expect(s.window_stats.heart_rate!.hour.start).toMatch(ISO);
     // `_ms` is a duration, never an epoch.
     expect(s.freshness_ms).toBe(3000);
   });
