@@ -17,7 +17,7 @@ import { dict, toDict } from './dict.js';
 import { news2, type News2Components, type News2Inputs, type News2Risk } from './news2.js';
 import { RollupEmitter } from './rollups.js';
 import { addPoint, classify, newTrend, trendRecordFromJSON, trendRecordToJSON, type TrendJSON, type TrendState } from './trend.js';
-import { toCanonical } from './units.js';
+import { conversion } from './units.js';
 import { addValue, advance, latestStats, newSeries, seriesRecordFromJSON, seriesRecordToJSON, type SeriesJSON, type SeriesState } from './windows.js';
 
 export const VITALS = ['heart_rate', 'resp_rate', 'spo2', 'systolic_bp', 'diastolic_bp', 'temperature_c'] as const;
@@ -131,8 +131,8 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     return true;
   }
 
-  /** `cv`: the value in the unit of the series' bounds (NaN: unknown unit, not checked). */
-  function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext, cv = v): void {
+  /** `v` in the unit of the series' bounds; `checked` false for a biometric in an unknown unit (units.ts). */
+  function record(s: PatientState, name: string, t: number, v: number, ctx: ActorContext, checked = true): void {
     let w = s.series[name];
     if (w === undefined) {
       if (Object.keys(s.series).length >= pc.maxSeries + VITALS.length + 8) return; // bounded state
@@ -148,7 +148,7 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
     const grownTr = addPoint(tr, t, v, trendCfg.points);
     if (grownTr !== tr) s.trends[name] = grownTr;
     const b = outlierBounds.get(name);
-    if (b !== undefined && (cv < b[0] || cv > b[1])) {
+    if (b !== undefined && checked && (v < b[0] || v > b[1])) {
       const o = (s.outliers[name] ??= { n: 0, last: [t, v] });
       o.n++;
       if (t > o.last[0] || (t === o.last[0] && v > o.last[1])) o.last = [t, v];
@@ -219,15 +219,23 @@ export function createPatient(cfg: ClinicalConfig): ActorDefinition<PatientState
         case 'biometric': {
           const type = String(p.biometric_type);
           const unit = String(p.unit);
+          // Series, trends, bounds, latest and rollups in the type's canonical unit; the reading as
+          // sent in `recent`. An unknown unit (only from before the contract check): as sent, unchecked.
+          const c = conversion(type, unit);
+          const f = c === undefined ? 1 : c[0];
+          const o = c === undefined ? 0 : c[1];
           if (typeof p.systolic === 'number' && typeof p.diastolic === 'number') {
-            record(s, `${type}.systolic`, t, p.systolic, ctx, toCanonical(type, unit, p.systolic));
-            record(s, `${type}.diastolic`, t, p.diastolic, ctx, toCanonical(type, unit, p.diastolic));
-            setLatest(s, `${type}.systolic`, t, p.systolic);
-            setLatest(s, `${type}.diastolic`, t, p.diastolic);
+            const sys = p.systolic * f + o;
+            const dia = p.diastolic * f + o;
+            record(s, `${type}.systolic`, t, sys, ctx, c !== undefined);
+            record(s, `${type}.diastolic`, t, dia, ctx, c !== undefined);
+            setLatest(s, `${type}.systolic`, t, sys);
+            setLatest(s, `${type}.diastolic`, t, dia);
             pushRecent(s, t, type, p.systolic, unit, p.diastolic);
           } else if (typeof p.value === 'number') {
-            record(s, type, t, p.value, ctx, toCanonical(type, unit, p.value));
-            setLatest(s, type, t, p.value);
+            const v = p.value * f + o;
+            record(s, type, t, v, ctx, c !== undefined);
+            setLatest(s, type, t, v);
             pushRecent(s, t, type, p.value, unit);
           }
           break;

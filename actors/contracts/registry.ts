@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RuntimeEvent } from '../../runtime/runtime.js';
+import { unitProblem } from '../units.js';
 import { BUILTIN_EVENT_TYPES, type ActorKind, type EventTypeDefinition, type Handling } from './builtin.js';
 import { DEFAULT_MAX_EVENT_DEPTH, DEFAULT_MAX_EVENT_KEYS, Shape, ShapeGauge } from './limits.js';
 import {
@@ -279,6 +280,15 @@ export class ContractRegistry {
       if (!type.check(payload, v)) {
         pushReject(out, i, eventId, v.code, v.message);
         continue;
+      }
+      // SPEC §5: a biometric the patient actor converts must come in a unit it can convert; refused
+      // here, before the actor's dedup, so a corrected resend with the same event_id is accepted.
+      if (type.def.handling === 'biometric') {
+        const problem = unitProblem(payload.biometric_type, payload.unit);
+        if (problem !== null) {
+          pushReject(out, i, eventId, RejectCode.InvalidUnit, problem);
+          continue;
+        }
       }
       const key = payload[type.def.route.key] as string;
       if (illFormed(key)) {

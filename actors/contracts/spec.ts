@@ -45,6 +45,8 @@ export const RejectCode = {
   InvalidValue: 'invalid_value',
   OutOfRange: 'out_of_range',
   InvalidEnum: 'invalid_enum',
+  /** A biometric reading in a unit its type's unit table does not know (actors/units.ts). */
+  InvalidUnit: 'invalid_unit',
   UnknownEventType: 'unknown_event_type',
   UnknownSchemaVersion: 'unknown_schema_version',
   InvalidEventTime: 'invalid_event_time',

@@ -174,7 +174,9 @@ export class FuzzModel {
       return this.envelope(tenant, 'biometric.reading', { patient_id: patient, biometric_type: 'blood_pressure', systolic: this.int(90, 160), diastolic: this.int(50, 100), unit: 'mmHg' });
     }
     const type = this.chance(0.2) ? this.pick(PROTO_NAMES) : this.pick(['glucose', 'weight', 'heart_rate', 'lactate-é']);
-    return this.envelope(tenant, 'biometric.reading', { patient_id: patient, biometric_type: type, value: this.random() * 100, unit: 'u' });
+    // A type with a unit table needs one of its units (invalid_unit otherwise: actors/units.ts).
+    const unit = type === 'glucose' ? 'mg/dL' : type === 'weight' ? 'kg' : type === 'heart_rate' ? 'bpm' : 'u';
+    return this.envelope(tenant, 'biometric.reading', { patient_id: patient, biometric_type: type, value: this.random() * 100, unit });
   }
 
   private infusion(patient: string): Env {
