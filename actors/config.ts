@@ -80,6 +80,7 @@ export const clinicalConfigSchema = z
       systolic_bp: [80, 200],
       diastolic_bp: [40, 120],
       temperature_c: [35, 39.5],
+      temperature: [35, 39.5],
       glucose: [70, 200],
       weight: [2, 300],
       'blood_pressure.systolic': [80, 200],
