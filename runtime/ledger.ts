@@ -134,6 +134,12 @@ export interface LedgerDeps {
   onRetired?: (origins: BatchOrigins) => void;
 }
 
+interface Held {
+  batch: EventBatch;
+  origins: BatchOrigins;
+  touching: readonly Submission[];
+}
+
 class Lane {
   readonly builder: EventBatch;
   /** Origins of the builder's events, beside its columns (see BatchOrigins). */
@@ -159,6 +165,14 @@ class Lane {
   appending = 0;
   /** Called once nothing sent is unapplied (a restore waits for its replay). */
   appliedWaiters: (() => void)[] = [];
+  /**
+   * Sealed batches (routed ones, and the builder's events sealed ahead of them to keep the lane's
+   * order) waiting for the host to be live: appended now, they could land in the log after a
+   * restoring host's replay read it and before it went live, and be neither replayed nor sent,
+   * yet acked by its later reports. Enqueued, in order, by the next `flush` once it is live.
+   */
+  held: Held[] = [];
+  heldEvents = 0;
 
   constructor(capacity: number) {
     this.builder = emptyBatch(capacity);
@@ -285,13 +299,13 @@ export class SubmissionLedger {
   private readonly flushAll = (): void => {
     this.flushScheduled = false;
     this.lastFlushAt = this.deps.clock.monotonic();
-    for (let h = 0; h < this.lanes.length; h++) if (this.lanes[h]!.builder.n > 0) this.flush(h);
+    for (let h = 0; h < this.lanes.length; h++) if (this.building(h) > 0) this.flush(h);
     this.deps.onFlush?.();
   };
 
   /** Flushes every lane that has events (e.g. before a rescale releases key groups). */
   flushNow(): void {
-    for (let h = 0; h < this.lanes.length; h++) if (this.lanes[h]!.builder.n > 0) this.flush(h);
+    for (let h = 0; h < this.lanes.length; h++) if (this.building(h) > 0) this.flush(h);
   }
 
   /** Seals lane `h`'s builder and appends it. */
@@ -300,15 +314,32 @@ export class SubmissionLedger {
     // Acked at 'applied', the batch goes to its host right after the append: it waits in the
     // builder (bounded by writable()) until the host is restored. At 'appended' the log is the
     // delivery and the host is not needed.
-    if (this.deps.ackAt === AckAt.applied && !this.deps.targets[h]!.live()) return;
+    if (this.waitsForHost(h)) return;
+    if (lane.held.length > 0) {
+      const held = lane.held;
+      lane.held = [];
+      lane.heldEvents = 0;
+      for (const x of held) this.enqueue(h, x.batch, x.origins, x.touching);
+    }
+    const sealed = this.sealBuilder(lane);
+    if (sealed !== null) this.enqueue(h, sealed.batch, sealed.origins, sealed.touching);
+  }
+
+  /** Acked once applied, lane `h`'s batches wait while its host is not live (see Lane.held). */
+  private waitsForHost(h: number): boolean {
+    return this.deps.ackAt === AckAt.applied && !this.deps.targets[h]!.live();
+  }
+
+  /** The builder's events as a sealed batch with their origins (the builder is empty after); null when none. */
+  private sealBuilder(lane: Lane): Held | null {
     const n = lane.builder.n;
-    if (n === 0) return;
+    if (n === 0) return null;
     const batch = sealBatch(lane.builder);
     resetBuilder(lane.builder);
     const origins: BatchOrigins = { base: 0, n, subs: lane.touching, slot: lane.slot.slice(0, n), idx: lane.idx.slice(0, n) };
     lane.touching = [];
     lane.last = null;
-    this.enqueue(h, batch, origins, origins.subs);
+    return { batch, origins, touching: origins.subs };
   }
 
   /**
@@ -318,7 +349,16 @@ export class SubmissionLedger {
    */
   enqueueRouted(h: number, batch: EventBatch, origins: BatchOrigins, touching: readonly Submission[]): void {
     for (const s of touching) s.remaining++;
-    if (this.lanes[h]!.builder.n > 0) this.flush(h);
+    const lane = this.lanes[h]!;
+    if (this.waitsForHost(h)) {
+      // Held in order behind the builder's events (sealed first), until the host is live.
+      const sealed = this.sealBuilder(lane);
+      if (sealed !== null) lane.held.push(sealed);
+      lane.held.push({ batch, origins, touching });
+      lane.heldEvents += batch.n + (sealed === null ? 0 : sealed.batch.n);
+      return;
+    }
+    if (lane.builder.n > 0 || lane.held.length > 0) this.flush(h);
     this.enqueue(h, batch, origins, touching);
   }
 
@@ -465,7 +505,7 @@ export class SubmissionLedger {
   /** Lane `h` has events not yet applied (building, appending or in flight). */
   busy(h: number): boolean {
     const lane = this.lanes[h]!;
-    return lane.inFlight.length > 0 || lane.appending > 0 || lane.builder.n > 0;
+    return lane.inFlight.length > 0 || lane.appending > 0 || lane.builder.n > 0 || lane.held.length > 0;
   }
 
   inFlight(h: number): number {
@@ -476,8 +516,10 @@ export class SubmissionLedger {
     return this.lanes[h]!.appending;
   }
 
+  /** Events of lane `h` not yet appended: in its builder, or held for its host (see Lane.held). */
   building(h: number): number {
-    return this.lanes[h]!.builder.n;
+    const lane = this.lanes[h]!;
+    return lane.builder.n + lane.heldEvents;
   }
 
   appliedSeq(h: number): number {
@@ -524,7 +566,7 @@ export class SubmissionLedger {
     if (this.retainedEvents > maxLogEvents) return false;
     // At 'appended' the log is the buffer between producers and hosts (the tail paces itself).
     const countSent = this.deps.ackAt === AckAt.applied;
-    for (const lane of this.lanes) if ((countSent ? lane.inFlight.length : 0) + lane.appending >= maxInFlightBatches) return false;
+    for (const lane of this.lanes) if ((countSent ? lane.inFlight.length : 0) + lane.appending + lane.held.length >= maxInFlightBatches) return false;
     return true;
   }
 
