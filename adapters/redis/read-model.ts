@@ -29,11 +29,11 @@
 // delivered even if this process is killed right after. So when a checkpoint covering an alert's
 // event lands, the alert's write was sent before it; a restart replays only what follows the
 // checkpoint, and the index already holds the rest. One connection keeps the writes in order.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import { AlertLevel, type AlertIndex, type AlertLevelName, type AlertRecord, type OpenAlertCounts, type PatientIndex } from '../../runtime/ports.js';
 import { alertSignature, readModelOptions, TOP_SCALE, topScore, type ReadModelOptions } from '../../runtime/read-model.js';
-import { snapshotClientOptions } from './snapshot-store.js';
+import { checkHashTag, RedisConnection, unwrap } from './connection.js';
 
 export interface RedisReadModelOptions extends ReadModelOptions {
   /** An ioredis client (left open by close()) or a redis:// URL (the store owns that client). */
@@ -110,44 +110,24 @@ return redis.call('HMGET', KEYS[2], unpack(ids))
 `;
 
 export class RedisReadModel implements PatientIndex, AlertIndex {
+  private readonly conn: RedisConnection;
   private readonly client: Redis;
-  private readonly owned: boolean;
   private readonly p: string;
   private readonly opts: Required<ReadModelOptions>;
-  private readonly timeoutMs: number;
-  private connecting: Promise<void> | undefined;
-  private closed = false;
 
   constructor(options: RedisReadModelOptions) {
     const { prefix } = options;
-    const open = prefix.indexOf('{');
-    const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
-    if (open < 0 || close <= open + 1) {
-      throw new VigilError(ErrorCode.InvalidOption, `read model prefix ${JSON.stringify(prefix)} needs a non-empty {hash tag} (e.g. 'vigil:{cluster}:') so a cluster's keys share one Redis Cluster slot`);
-    }
+    checkHashTag('read model', prefix);
     try {
       this.opts = readModelOptions(options);
     } catch (err) {
       throw new VigilError(ErrorCode.InvalidOption, (err as Error).message);
     }
-    const timeoutMs = options.timeoutMs ?? 2000;
-    if (!(timeoutMs > 0)) throw new VigilError(ErrorCode.InvalidOption, `read model timeoutMs must be > 0, got ${timeoutMs}`);
-    this.timeoutMs = timeoutMs;
+    this.conn = new RedisConnection('read model', options.client, options.timeoutMs);
+    this.client = this.conn.client;
     this.p = `${prefix}x:`;
-    if (typeof options.client === 'string') {
-      this.owned = true;
-      this.client = new Redis(options.client, snapshotClientOptions(timeoutMs));
-      // Failures reach callers as rejected operations; without a listener ioredis prints them.
-      this.client.on('error', () => {});
-      const done = (): void => {
-        this.connecting = undefined;
-      };
-      this.connecting = this.client.connect().then(done, done);
-    } else {
-      this.owned = false;
-      this.client = options.client;
-    }
   }
+
 
   // ---------------------------------------------------------------- patients
 
@@ -279,40 +259,14 @@ export class RedisReadModel implements PatientIndex, AlertIndex {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (!this.owned) return;
-    await this.connecting;
-    if (this.client.status === 'end') return;
-    try {
-      if (this.client.status === 'ready') await withDeadline(this.client.quit(), this.timeoutMs);
-      else this.client.disconnect();
-    } catch {
-      this.client.disconnect();
-    }
+    await this.conn.close();
   }
 
-  /** Runs one Redis operation: waits for the first connect, bounds it, wraps its errors. */
-  private async run<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new VigilError(ErrorCode.StoreUnavailable, `read model ${op}: store is closed`);
-    const started = Date.now();
-    try {
-      return await withDeadline(
-        (async () => {
-          if (this.connecting) await this.connecting;
-          return fn();
-        })(),
-        this.timeoutMs,
-      );
-    } catch (err) {
-      if (err instanceof VigilError) throw err;
-      throw new VigilError(
-        ErrorCode.StoreUnavailable,
-        `read model ${op} failed after ${Date.now() - started} ms (redis ${this.client.status}): ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err },
-      );
-    }
+
+  private run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    return this.conn.run(op, fn);
   }
+
 }
 
 function parseRecord(json: string): AlertRecord {
@@ -323,20 +277,4 @@ function parseRecord(json: string): AlertRecord {
   }
 }
 
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new VigilError(ErrorCode.StoreUnavailable, `no reply from redis within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
 
-/** Pipeline replies: the results, or the first command error thrown. */
-function unwrap(res: [error: Error | null, result: unknown][]): unknown[] {
-  const out: unknown[] = [];
-  for (const [err, val] of res) {
-    if (err) throw err;
-    out.push(val);
-  }
-  return out;
-}

@@ -65,9 +65,12 @@
 // deadline grows with its payload. A rejected commit may still have been applied (the reply was
 // lost, not the write): retrying it rewrites the same values, and one connection keeps commands
 // in order, so a late apply never lands after a newer commit from the same store.
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import type { DueChange, DueTimer, SnapshotCommit, SnapshotRecord, SnapshotStore } from '../../runtime/ports.js';
+import { checkHashTag, RedisConnection, unwrap } from './connection.js';
+
+export { snapshotClientOptions } from './connection.js';
 
 export interface RedisSnapshotStoreOptions {
   /** An ioredis client (left open by close()) or a redis:// URL (the store owns that client). */
@@ -88,20 +91,6 @@ const MSET_CHUNK = 1000;
 const SCRIPT_CHUNK = 1000;
 /** Assumed worst-case throughput for the commit deadline (~20 MB/s). */
 const COMMIT_BYTES_PER_MS = 20_000;
-const DEFAULT_TIMEOUT_MS = 2000;
-
-/** The ioredis options for a store-owned client; also what a caller should give its own client. */
-export function snapshotClientOptions(timeoutMs = DEFAULT_TIMEOUT_MS): RedisOptions {
-  return {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    connectTimeout: timeoutMs,
-    // 50, 100, ... ms, capped at 500 ms: a restarted Redis is back in use within half a second.
-    retryStrategy: (times) => Math.min(times * 50, 500),
-  };
-}
 
 // A refusal is returned as {reason, 0-based index into the fence, stored value} rather than
 // raised with redis.error_reply, so the JS side can tell it from a failing Redis. The stored
@@ -215,55 +204,26 @@ return 0
 `;
 
 export class RedisSnapshotStore implements SnapshotStore {
+  private readonly conn: RedisConnection;
   private readonly client: Redis;
-  private readonly owned: boolean;
   private readonly snapPrefix: string;
   private readonly cpKey: string;
   private readonly fenceKey: string;
   private readonly duePrefix: string;
   private readonly timeoutMs: number;
-  /** The first connect of an owned client; operations wait for it (under their deadline). */
-  private connecting: Promise<void> | undefined;
-  private closed = false;
 
   constructor(options: RedisSnapshotStoreOptions) {
     const { prefix } = options;
-    const open = prefix.indexOf('{');
-    const close = open < 0 ? -1 : prefix.indexOf('}', open + 1);
-    if (open < 0 || close <= open + 1) {
-      throw new VigilError(
-        ErrorCode.InvalidOption,
-        `snapshot store prefix ${JSON.stringify(prefix)} needs a non-empty {hash tag} (e.g. 'vigil:{cluster}:') so a cluster's keys share one Redis Cluster slot`,
-      );
-    }
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!(timeoutMs > 0)) throw new VigilError(ErrorCode.InvalidOption, `timeoutMs must be > 0, got ${timeoutMs}`);
-    this.timeoutMs = timeoutMs;
+    checkHashTag('snapshot store', prefix);
+    this.conn = new RedisConnection('snapshot', options.client, options.timeoutMs);
+    this.client = this.conn.client;
+    this.timeoutMs = this.conn.timeoutMs;
     this.snapPrefix = `${prefix}s:`;
     this.cpKey = `${prefix}cp`;
     this.fenceKey = `${prefix}fence`;
     this.duePrefix = `${prefix}due:`;
-    if (typeof options.client === 'string') {
-      this.owned = true;
-      this.client = new Redis(options.client, snapshotClientOptions(timeoutMs));
-      // Without a listener ioredis prints every connection error; failures reach callers as
-      // rejected operations instead.
-      this.client.on('error', () => {});
-      this.connecting = this.client.connect().then(
-        () => {
-          this.connecting = undefined;
-        },
-        // A failed first connect is retried by ioredis' retryStrategy; operations fail fast
-        // meanwhile (no offline queue).
-        () => {
-          this.connecting = undefined;
-        },
-      );
-    } else {
-      this.owned = false;
-      this.client = options.client;
-    }
   }
+
 
   async load(keys: readonly string[]): Promise<(SnapshotRecord | undefined)[]> {
     if (keys.length === 0) return [];
@@ -400,19 +360,9 @@ export class RedisSnapshotStore implements SnapshotStore {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (!this.owned) return;
-    await this.connecting;
-    if (this.client.status === 'end') return;
-    try {
-      // QUIT lets pending replies arrive first; a down server gets disconnect() instead.
-      if (this.client.status === 'ready') await withDeadline(this.client.quit(), this.timeoutMs);
-      else this.client.disconnect();
-    } catch {
-      this.client.disconnect();
-    }
+    await this.conn.close();
   }
+
 
   private async commitFenced(
     c: SnapshotCommit,
@@ -448,57 +398,12 @@ export class RedisSnapshotStore implements SnapshotStore {
     throw corruptToken(String(kg), res[2]);
   }
 
-  /** Runs one Redis operation: waits for the first connect, bounds it, wraps its errors. */
-  private async run<T>(op: string, deadlineMs: number, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new VigilError(ErrorCode.StoreUnavailable, `snapshot ${op}: store is closed`);
-    const started = Date.now();
-    try {
-      return await withDeadline(
-        (async () => {
-          if (this.connecting) await this.connecting;
-          return fn();
-        })(),
-        deadlineMs,
-      );
-    } catch (err) {
-      // A missed deadline is the store being unavailable to the caller (wrapped below, with the
-      // deadline as its cause); other VigilErrors already say what happened.
-      if (err instanceof VigilError && !(err instanceof DeadlineError)) throw err;
-      const why = err instanceof Error ? err.message : String(err);
-      throw new VigilError(
-        ErrorCode.StoreUnavailable,
-        `snapshot ${op} failed after ${Date.now() - started} ms (redis ${this.client.status}): ${why}`,
-        { cause: err },
-      );
-    }
+  private run<T>(op: string, deadlineMs: number, fn: () => Promise<T>): Promise<T> {
+    return this.conn.run(op, fn, deadlineMs);
   }
+
 }
 
-class DeadlineError extends VigilError {
-  constructor(ms: number) {
-    super(ErrorCode.Timeout, `no reply within ${ms} ms`);
-    this.name = 'DeadlineError';
-  }
-}
-
-function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(ms)), ms);
-  });
-  // race() subscribes to `p`, so its late rejection after the deadline is handled, not leaked.
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** Pipeline / EXEC replies: the results, or the first command error thrown. */
-function unwrap(res: [error: Error | null, result: unknown][]): unknown[] {
-  const out: unknown[] = [];
-  for (const [err, val] of res) {
-    if (err) throw err;
-    out.push(val);
-  }
-  return out;
-}
 
 function checkSeq(seq: number, what: string): void {
   if (!Number.isSafeInteger(seq) || seq < 0) {
