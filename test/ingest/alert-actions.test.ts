@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNodeConfig } from '../../adapters/compose/config.js';
 import { startNode, type VigilNode } from '../../adapters/compose/node.js';
 import { hashToken } from '../../adapters/http/auth.js';
+import type { AlertView } from '../../runtime/alert-view.js';
 import {
   ACME_TOKEN, ADMIN_TOKEN, CREDIT, DEMO_TOKEN, MAX_FRAME_BYTES, MEDIUM_VITALS, SEVERE_VITALS, Stream, errorCode, http, postBatch, vitals,
 } from './node-fixture.js';
@@ -19,20 +20,8 @@ const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SHORT_SHELVE_MIN = 0.02;
 const NORMAL = { heart_rate: 72, resp_rate: 14, spo2: 98, systolic_bp: 120, temperature_c: 37, consciousness: 'A' };
 
-interface AlertMsg {
-  type: 'alert';
-  alert_id: string;
-  tenant_id: string;
-  subject: { kind: string; id: string };
-  level: string;
-  state: string;
-  reason: string;
-  value: number;
-  event_time: string;
-  by?: string;
-  note?: string;
-  until?: string;
-}
+/** What the feed and the alert endpoints answer (SPEC §2). */
+type AlertMsg = AlertView;
 
 let node: VigilNode;
 let dir: string;

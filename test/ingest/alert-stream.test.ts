@@ -2,6 +2,7 @@
 // the SPEC shape, and nothing of another tenant's. Two tenants (acme, demo) on one node.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WsHandshakeError } from '../../load/ws-client.js';
+import type { AlertView } from '../../runtime/alert-view.js';
 import {
   ACME_TOKEN, DEMO_TOKEN, MEDIUM_VITALS, SEVERE_VITALS, Stream, http, postBatch, startTwoTenantNode, vitals, type TestNode,
 } from './node-fixture.js';
@@ -16,17 +17,8 @@ afterAll(async () => {
   await t?.close();
 });
 
-interface AlertMsg {
-  type: string;
-  alert_id: string;
-  tenant_id: string;
-  subject: { kind: string; id: string };
-  level: string;
-  state: string;
-  reason: string;
-  value: number;
-  event_time: string;
-}
+/** What the feed and the alert endpoints answer (SPEC §2). */
+type AlertMsg = AlertView;
 
 async function subscribe(query: string, token = DEMO_TOKEN): Promise<Stream> {
   const s = await Stream.open(t.node, `/v1/alerts/stream${query}`, token);
