@@ -1,53 +1,28 @@
 // A strict reader for the small YAML subset the deployment files are written in
-// (docker-compose.yml, deploy/prometheus/*.yml without block scalars, deploy/grafana/**):
+// (docker-compose.yml, deploy/prometheus/*.yml without block scalars, deploy/grafana/**).
+// The `yaml` library (YAML 1.2, strict, unique keys) parses; this module walks its nodes and
+// refuses, with the file and line, what the subset leaves out:
 //
-//   - block maps (`key: value`, `key:` + a deeper-indented block) and block lists (`- item`,
-//     `- key: value` starting a map), indented with spaces;
-//   - scalars: plain, 'single-quoted', "double-quoted" (JSON escapes), and one-line
-//     [flow, "lists"] of scalars;
-//   - comments (whole-line, or after a space).
+//   - allowed: block maps and block lists indented with spaces (`- key: value` may start a map),
+//     plain / 'single-quoted' / "double-quoted" (JSON escapes only) scalars on one line,
+//     one-line [flow, "lists"] of scalars, comments;
+//   - refused: anchors, aliases, tags, merge keys (<<), explicit keys (?), block scalars (| >),
+//     {flow maps}, nested flow collections, multi-line scalars, document markers and directives
+//     (--- ... %), tabs in indentation, duplicate keys (also "1" next to 1), list items at their
+//     key's indentation, `- - ` lists, a document not starting at column 0 or not a map/list;
+//   - refused as ambiguous: plain scalars that YAML 1.1 and 1.2 readers disagree on (yes/no/on/off,
+//     8080:8080, 0755, 0x1F, 1e3, .5, dates, True/NULL...): those must be quoted, so every
+//     reader of these files (docker compose, Prometheus, Grafana, PyYAML) sees the same value.
 //
-// Anything else is refused with the file and line, not guessed at: anchors, aliases, tags, merge
-// keys, block scalars (| >), {flow maps}, multi-line scalars, documents (---), tabs, duplicate
-// keys, and plain scalars that YAML 1.1 and 1.2 readers disagree on (yes/no/on/off, 8080:8080,
-// 0755, dates): those must be quoted. Plain true/false/null/~ and decimal numbers are typed as
-// in YAML 1.2; everything else is a string. (No YAML library is among the dependencies.)
+// Plain true/false/null/~ and decimal numbers are typed as in YAML 1.2; everything else is a
+// string. Map keys are kept as written (`8080:` is the key "8080").
+import { isAlias, isMap as isYamlMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type ParsedNode, type YAMLError } from 'yaml';
 
 export type YamlValue = string | number | boolean | null | YamlValue[] | { [key: string]: YamlValue };
 export type YamlMap = { [key: string]: YamlValue };
 
 export class YamlSubsetError extends Error {
   override name = 'YamlSubsetError';
-}
-
-interface Line {
-  /** 1-based line number in the file. */
-  no: number;
-  indent: number;
-  text: string;
-}
-
-/** Removes a comment: `#` at the start or after whitespace, outside quotes. */
-function stripComment(raw: string, fail: (msg: string) => never): string {
-  let quote: '"' | "'" | null = null;
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i]!;
-    if (quote === '"') {
-      if (c === '\\') i++;
-      else if (c === '"') quote = null;
-    } else if (quote === "'") {
-      if (c === "'") {
-        if (raw[i + 1] === "'") i++;
-        else quote = null;
-      }
-    } else if (c === '#' && (i === 0 || raw[i - 1] === ' ')) {
-      return raw.slice(0, i).trimEnd();
-    } else if ((c === '"' || c === "'") && (i === 0 || /[\s[,:-]/.test(raw[i - 1]!))) {
-      quote = c;
-    }
-  }
-  if (quote) fail(`unterminated ${quote === '"' ? 'double' : 'single'}-quoted string`);
-  return raw.trimEnd();
 }
 
 const AMBIGUOUS_PLAIN = [
@@ -63,212 +38,132 @@ const AMBIGUOUS_PLAIN = [
   /^\d{4}-\d\d?-\d\d?(?:[Tt ].*)?$/,
 ];
 
-function plainScalar(s: string, fail: (msg: string) => never): YamlValue {
-  if (s === '') return null;
-  if (/^[&*!|>%@`{}\]]/.test(s)) fail(`unsupported YAML syntax at "${s}" (anchors, aliases, tags, block scalars and flow maps are outside the subset)`);
-  if (s.startsWith('- ') || s === '-') fail(`unexpected list item "${s}"`);
-  if (/:\s/.test(s) || s.endsWith(':')) fail(`ambiguous plain scalar "${s}" (contains ": "); quote it`);
-  if (AMBIGUOUS_PLAIN.some((re) => re.test(s))) fail(`ambiguous plain scalar "${s}" (YAML 1.1 and 1.2 read it differently); quote it`);
-  if (s === 'true') return true;
-  if (s === 'false') return false;
-  if (s === 'null' || s === '~') return null;
-  if (/^[-+]?\d+$/.test(s)) {
-    const n = Number(s);
-    if (!Number.isSafeInteger(n)) fail(`integer out of range "${s}"; quote it`);
-    return n;
-  }
-  if (/^[-+]?\d+\.\d+$/.test(s)) return Number(s);
-  return s;
-}
+const OUTSIDE = '(anchors, aliases, tags, block scalars and flow maps are outside the subset)';
 
-function quotedScalar(s: string, fail: (msg: string) => never): string {
-  if (s.startsWith('"')) {
-    if (!s.endsWith('"') || s.length < 2) fail(`malformed double-quoted string ${s}`);
-    try {
-      return JSON.parse(s) as string;
-    } catch {
-      return fail(`double-quoted string outside the subset (JSON escapes only): ${s}`);
-    }
+/** The library's own refusals, in this module's words where a test pins them. */
+function libraryMessage(e: YAMLError): string {
+  switch (e.code) {
+    case 'TAB_AS_INDENT':
+      return 'tab in indentation';
+    case 'MULTIPLE_DOCS':
+      return 'document markers and directives are outside the subset (one document per file)';
+    default:
+      return `${e.message} (${e.code})`;
   }
-  if (!s.endsWith("'") || s.length < 2) fail(`malformed single-quoted string ${s}`);
-  const body = s.slice(1, -1);
-  if (/'(?!')/.test(body.replace(/''/g, ''))) fail(`malformed single-quoted string ${s}`);
-  return body.replace(/''/g, "'");
-}
-
-function scalar(s: string, fail: (msg: string) => never): YamlValue {
-  if (s.startsWith('"') || s.startsWith("'")) return quotedScalar(s, fail);
-  if (s.startsWith('[')) return flowList(s, fail);
-  return plainScalar(s, fail);
-}
-
-/** `[a, "b", 'c']`: one line, scalars only. */
-function flowList(s: string, fail: (msg: string) => never): YamlValue[] {
-  if (!s.endsWith(']')) fail(`flow list must be on one line and end with "]": ${s}`);
-  const body = s.slice(1, -1).trim();
-  if (body === '') return [];
-  const items: string[] = [];
-  let cur = '';
-  let quote: '"' | "'" | null = null;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i]!;
-    if (quote === '"') {
-      cur += c;
-      if (c === '\\') cur += body[++i] ?? '';
-      else if (c === '"') quote = null;
-    } else if (quote === "'") {
-      cur += c;
-      if (c === "'") {
-        if (body[i + 1] === "'") cur += body[++i];
-        else quote = null;
-      }
-    } else if (c === ',') {
-      items.push(cur.trim());
-      cur = '';
-    } else {
-      if ((c === '"' || c === "'") && cur.trim() === '') quote = c;
-      if (c === '[' || c === '{' || c === ']' || c === '}') fail(`nested flow collections are outside the subset: ${s}`);
-      cur += c;
-    }
-  }
-  if (quote) fail(`unterminated string in flow list: ${s}`);
-  items.push(cur.trim());
-  return items.map((item) => {
-    if (item === '') fail(`empty item in flow list: ${s}`);
-    if (item.startsWith('"') || item.startsWith("'")) return quotedScalar(item, fail);
-    if (/[#]/.test(item)) fail(`"#" in a plain flow item; quote it: ${s}`);
-    return plainScalar(item, fail);
-  });
-}
-
-/** Splits `key: rest` / `key:`; null when the line is not a map entry. */
-function splitKey(text: string, fail: (msg: string) => never): { key: string; rest: string } | null {
-  if (text.startsWith('"') || text.startsWith("'")) {
-    const q = text[0]!;
-    let end = -1;
-    for (let i = 1; i < text.length; i++) {
-      if (q === '"' && text[i] === '\\') i++;
-      else if (text[i] === q) {
-        if (q === "'" && text[i + 1] === "'") i++;
-        else {
-          end = i;
-          break;
-        }
-      }
-    }
-    if (end < 0) fail(`unterminated quoted key: ${text}`);
-    const after = text.slice(end + 1);
-    if (!(after === ':' || after.startsWith(': '))) return null;
-    return { key: quotedScalar(text.slice(0, end + 1), fail), rest: after.slice(1).trim() };
-  }
-  const m = /^([^\s:#[\]{},&*!|>'"%@`][^\s:]*)(?::(?: +(.*))?)$/.exec(text);
-  if (!m) return null;
-  if (m[1] === '<<') fail('merge keys (<<) are outside the subset');
-  return { key: m[1]!, rest: (m[2] ?? '').trim() };
 }
 
 export function parseYamlSubset(text: string, file = '<yaml>'): YamlValue {
-  const lines: Line[] = [];
-  const raw = text.split(/\r?\n/);
-  for (let i = 0; i < raw.length; i++) {
-    const no = i + 1;
-    const fail = (msg: string): never => {
-      throw new YamlSubsetError(`${file}:${no}: ${msg}`);
-    };
-    const r = raw[i]!;
-    const lead = /^[ \t]*/.exec(r)![0];
-    if (lead.includes('\t')) fail('tab in indentation');
-    const body = stripComment(r.slice(lead.length), fail);
-    if (body === '') continue;
-    if (body === '---' || body === '...' || body.startsWith('--- ') || body.startsWith('%')) fail('document markers and directives are outside the subset');
-    lines.push({ no, indent: lead.length, text: body });
-  }
-  if (lines.length === 0) return null;
-  let pos = 0;
-
-  const failAt = (line: Line | undefined, msg: string): never => {
-    throw new YamlSubsetError(`${file}:${line?.no ?? raw.length}: ${msg}`);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, {
+    version: '1.2',
+    schema: 'core',
+    merge: false,
+    strict: true,
+    uniqueKeys: true,
+    prettyErrors: false,
+    keepSourceTokens: true,
+    lineCounter: lines,
+  });
+  const lineOf = (offset: number): number => Math.max(1, lines.linePos(offset).line);
+  const fail = (offset: number, msg: string): never => {
+    throw new YamlSubsetError(`${file}:${lineOf(offset)}: ${msg}`);
   };
-  const isItem = (t: string) => t === '-' || t.startsWith('- ');
 
-  function parseBlock(indent: number): YamlValue {
-    const first = lines[pos]!;
-    if (first.indent !== indent) failAt(first, `expected indentation ${indent}, found ${first.indent}`);
-    return isItem(first.text) ? parseList(indent) : parseMap(indent);
+  // Warnings too (an unresolved tag is one): nothing is guessed at. A duplicate key is left to
+  // the walk below, which names the key and its line (the library's offset can be a blank line
+  // before it); only keys the walk keeps apart (1 and 1.0) fall back to the library's report.
+  const first = [...doc.errors, ...doc.warnings].sort((a, b) => a.pos[0] - b.pos[0])[0];
+  if (first && first.code !== 'DUPLICATE_KEY') fail(first.pos[0], libraryMessage(first));
+  if (doc.directives.docStart || doc.directives.docEnd) {
+    const marker = /^(?:---|\.\.\.)(?=\s|$)|^%/m.exec(text);
+    fail(marker?.index ?? 0, 'document markers and directives are outside the subset');
   }
 
-  /** The value after `key:` or `-` when nothing follows on the line: a deeper block, or null. */
-  function nested(parentIndent: number): YamlValue {
-    const next = lines[pos];
-    if (!next || next.indent <= parentIndent) {
-      if (next && next.indent === parentIndent && isItem(next.text) ) {
-        failAt(next, 'indent list items deeper than their key');
-      }
-      return null;
-    }
-    return parseBlock(next.indent);
-  }
-
-  function parseMap(indent: number): YamlMap {
-    const out: YamlMap = {};
-    while (pos < lines.length) {
-      const line = lines[pos]!;
-      if (line.indent < indent) break;
-      if (line.indent > indent) failAt(line, `unexpected indentation (multi-line scalars are outside the subset)`);
-      const fail = (msg: string): never => failAt(line, msg);
-      if (isItem(line.text)) fail('a list item where a map key was expected');
-      const kv = splitKey(line.text, fail);
-      if (!kv) fail(`expected "key: value", found "${line.text}"`);
-      const { key, rest } = kv!;
-      if (Object.prototype.hasOwnProperty.call(out, key)) fail(`duplicate key "${key}"`);
-      pos++;
-      if (rest === '') {
-        out[key] = nested(indent);
-      } else {
-        out[key] = scalar(rest, fail);
-        const next = lines[pos];
-        if (next && next.indent > indent) failAt(next, 'unexpected indentation after a scalar (multi-line scalars are outside the subset)');
+  function scalar(node: Scalar.Parsed): string | number | boolean | null {
+    const [start, end] = node.range;
+    if (node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.BLOCK_FOLDED) fail(start, `unsupported YAML syntax: block scalar ${OUTSIDE}`);
+    if (lineOf(end) !== lineOf(start)) fail(start, `scalar continues onto line ${lineOf(end)} (multi-line scalars are outside the subset)`);
+    if (node.type === Scalar.QUOTE_DOUBLE) {
+      try {
+        JSON.parse(text.slice(start, end));
+      } catch {
+        fail(start, `double-quoted string outside the subset (JSON escapes only): ${text.slice(start, end)}`);
       }
     }
-    return out;
-  }
-
-  function parseList(indent: number): YamlValue[] {
-    const out: YamlValue[] = [];
-    while (pos < lines.length) {
-      const line = lines[pos]!;
-      if (line.indent < indent) break;
-      if (line.indent > indent) failAt(line, 'unexpected indentation in a list');
-      const fail = (msg: string): never => failAt(line, msg);
-      if (!isItem(line.text)) fail(`expected a list item "- ...", found "${line.text}"`);
-      const after = line.text === '-' ? '' : line.text.slice(2);
-      const content = after.trimStart();
-      if (content === '') {
-        pos++;
-        out.push(nested(indent));
-        continue;
-      }
-      const contentIndent = indent + 2 + (after.length - content.length);
-      if (isItem(content)) fail('nested "- - " lists are outside the subset');
-      const kv = content.startsWith('[') ? null : splitKey(content, fail);
-      if (kv) {
-        // "- key: value": a map whose first entry sits on the dash line.
-        lines[pos] = { no: line.no, indent: contentIndent, text: content };
-        out.push(parseMap(contentIndent));
-      } else {
-        pos++;
-        out.push(scalar(content, fail));
-        const next = lines[pos];
-        if (next && next.indent > indent) failAt(next, 'unexpected indentation after a list scalar');
-      }
+    if (node.type === Scalar.PLAIN) {
+      const plain = node.source;
+      if (AMBIGUOUS_PLAIN.some((re) => re.test(plain))) fail(start, `ambiguous plain scalar "${plain}" (YAML 1.1 and 1.2 read it differently); quote it`);
+      if (typeof node.value === 'number' && Number.isInteger(node.value) && !Number.isSafeInteger(node.value)) fail(start, `integer out of range "${plain}"; quote it`);
     }
-    return out;
+    const v = node.value;
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+    return fail(start, `unexpected scalar ${s(node)}`);
   }
 
-  const root = parseBlock(lines[0]!.indent);
-  if (lines[0]!.indent !== 0) failAt(lines[0], 'the document must start at column 0');
-  if (pos < lines.length) failAt(lines[pos], 'unexpected content (indentation)');
-  return root;
+  function s(node: ParsedNode): string {
+    return JSON.stringify(text.slice(node.range[0], node.range[1]));
+  }
+
+  function value(node: ParsedNode | null, inFlow: boolean): YamlValue {
+    if (node === null) return null;
+    const start = node.range[0];
+    if (isAlias(node)) return fail(start, `unsupported YAML syntax: alias *${node.source} ${OUTSIDE}`);
+    if (node.anchor !== undefined) fail(start, `unsupported YAML syntax: anchor &${node.anchor} ${OUTSIDE}`);
+    if (node.tag !== undefined) fail(start, `unsupported YAML syntax: tag ${node.tag} ${OUTSIDE}`);
+    if (isScalar(node)) return scalar(node);
+    if (inFlow) return fail(start, `nested flow collections are outside the subset: ${s(node)}`);
+
+    if (isYamlMap(node)) {
+      if (node.flow) return fail(start, `unsupported YAML syntax: flow map ${s(node)} ${OUTSIDE}`);
+      const src = node.srcToken;
+      for (const item of src?.type === 'block-map' ? src.items : []) {
+        if (item.explicitKey) fail(item.start.find((tok) => tok.type === 'explicit-key-ind')?.offset ?? start, 'explicit keys (?) are outside the subset');
+      }
+      const out: YamlMap = {};
+      for (const pair of node.items) {
+        const k = pair.key;
+        if (!isScalar(k)) return fail(k?.range[0] ?? start, 'map keys must be scalars');
+        if (k.anchor !== undefined || k.tag !== undefined) fail(k.range[0], `unsupported YAML syntax in a key ${OUTSIDE}`);
+        if (lineOf(k.range[1]) !== lineOf(k.range[0])) fail(k.range[0], 'multi-line keys are outside the subset');
+        if (k.type === Scalar.PLAIN && k.source === '<<') fail(k.range[0], 'merge keys (<<) are outside the subset');
+        const key = k.type === Scalar.PLAIN ? k.source : String(k.value);
+        if (key === '') fail(k.range[0], 'empty key');
+        // The library compares key values (1 and "1" differ); as object keys they collide.
+        if (Object.prototype.hasOwnProperty.call(out, key)) fail(k.range[0], `duplicate key "${key}"`);
+        const v = pair.value;
+        if (isSeq(v) && !v.flow && lines.linePos(v.range[0]).col <= lines.linePos(k.range[0]).col) {
+          fail(v.range[0], 'indent list items deeper than their key');
+        }
+        // defineProperty: a key "__proto__" stays a key.
+        Object.defineProperty(out, key, { value: value(v, false), enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+
+    if (isSeq(node)) {
+      if (node.flow) {
+        if (lineOf(node.range[1]) !== lineOf(start)) fail(start, `flow list must be on one line: ${s(node)}`);
+        return node.items.map((item) => value(item, true));
+      }
+      const src = node.srcToken;
+      for (const item of src?.type === 'block-seq' ? src.items : []) {
+        const dash = item.start.find((t) => t.type === 'seq-item-ind');
+        if (dash && item.value?.type === 'block-seq' && lineOf(item.value.offset) === lineOf(dash.offset)) {
+          fail(dash.offset, 'nested "- - " lists are outside the subset');
+        }
+      }
+      return node.items.map((item) => value(item, false));
+    }
+    return fail(start, 'unexpected node');
+  }
+
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null && root.source === '')) return null;
+  if (lines.linePos(root.range[0]).col !== 1) fail(root.range[0], 'the document must start at column 0');
+  if (!isYamlMap(root) && !isSeq(root)) fail(root.range[0], `expected "key: value" or a list, found ${s(root)}`);
+  const out = value(root, false);
+  if (first) fail(first.pos[0], `duplicate key (${first.message})`);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { MemoryAlertSink, MemoryEventLog, MemoryLeaseStore, MemoryRollupSink, MemorySnapshotStore } from '../../adapters/memory/index.js';
 import { PrometheusMetrics } from '../../adapters/prometheus/metrics.js';
 import { systemClock } from '../../runtime/clock.js';
@@ -67,65 +68,20 @@ function allPanels(panels: Panel[]): Panel[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// alerts.yml: no YAML parser among the dependencies (README), and the file has one shape:
-// groups[].rules[] with alert / expr (inline or a `|` / `>` block) / for / labels / annotations.
+// alerts.yml: groups[].rules[], read with the `yaml` library. Alerting rules only (a recording
+// rule has `record:` instead of `alert:`); the checks below say which fields must be there.
 
 interface Rule {
-  alert: string;
-  expr: string;
-  fields: Map<string, string>;
+  alert: unknown;
+  expr?: unknown;
+  for?: unknown;
+  labels?: Record<string, unknown> | null;
+  annotations?: Record<string, unknown> | null;
 }
 
 function parseRules(text: string): Rule[] {
-  const lines = text.split('\n');
-  const rules: Rule[] = [];
-  let rule: Rule | null = null;
-  let section = '';
-  let sectionIndent = -1;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (/^\s*(#.*)?$/.test(line)) continue;
-    const indent = line.length - line.trimStart().length;
-    const start = /^\s*- alert:\s*(\S+)\s*$/.exec(line);
-    if (start) {
-      rule = { alert: start[1]!, expr: '', fields: new Map() };
-      rules.push(rule);
-      section = '';
-      continue;
-    }
-    if (!rule) continue;
-    const kv = /^\s*([A-Za-z_]+):\s*(.*)$/.exec(line);
-    if (!kv) continue;
-    const [, key, rawValue] = kv as unknown as [string, string, string];
-    if (section && indent > sectionIndent) {
-      rule.fields.set(`${section}.${key}`, unquote(rawValue));
-      continue;
-    }
-    section = '';
-    if (key === 'expr') {
-      if (/^[|>][-+]?$/.test(rawValue.trim())) {
-        const body: string[] = [];
-        while (i + 1 < lines.length && (lines[i + 1]!.trim() === '' || lines[i + 1]!.length - lines[i + 1]!.trimStart().length > indent)) {
-          body.push(lines[++i]!.trim());
-        }
-        rule.expr = body.filter(Boolean).join('\n');
-      } else {
-        rule.expr = unquote(rawValue);
-      }
-    } else if (rawValue.trim() === '') {
-      section = key;
-      sectionIndent = indent;
-    } else {
-      rule.fields.set(key, unquote(rawValue));
-    }
-  }
-  return rules;
-}
-
-function unquote(v: string): string {
-  const t = v.trim();
-  if ((t.startsWith("'") && t.endsWith("'")) || (t.startsWith('"') && t.endsWith('"'))) return t.slice(1, -1);
-  return t;
+  const file = parseYaml(text) as { groups?: { rules?: (Rule | { record: unknown })[] | null }[] | null } | null;
+  return (file?.groups ?? []).flatMap((g) => g.rules ?? []).filter((r): r is Rule => 'alert' in r);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,18 +338,21 @@ describe('Grafana dashboard and Prometheus alerts name only what the node export
     expect(rules.length).toBeGreaterThan(0);
     const found: string[] = [];
     for (const r of rules) {
-      expect(r.expr, `${r.alert}: expr`).not.toBe('');
-      expect(['critical', 'warning', 'info'], `${r.alert}: labels.severity`).toContain(r.fields.get('labels.severity'));
-      expect(r.fields.get('annotations.summary'), `${r.alert}: annotations.summary`).toBeTruthy();
-      if (r.fields.has('for')) expect(r.fields.get('for'), `${r.alert}: for`).toMatch(/^\d+[smh]$/);
-      found.push(...problems(`alert ${r.alert}`, r.expr, x));
+      expect(typeof r.alert === 'string' && r.alert !== '', `alert name ${JSON.stringify(r.alert)}`).toBe(true);
+      const name = r.alert as string;
+      expect(typeof r.expr === 'string' && r.expr.trim() !== '', `${name}: expr`).toBe(true);
+      expect(['critical', 'warning', 'info'], `${name}: labels.severity`).toContain(r.labels?.['severity']);
+      const summary = r.annotations?.['summary'];
+      expect(typeof summary === 'string' && summary !== '', `${name}: annotations.summary`).toBe(true);
+      if (r.for !== undefined) expect(typeof r.for === 'string' && /^\d+[smh]$/.test(r.for), `${name}: for ${JSON.stringify(r.for)}`).toBe(true);
+      found.push(...problems(`alert ${name}`, r.expr as string, x));
     }
     expect(found).toEqual([]);
     expect(new Set(rules.map((r) => r.alert)).size).toBe(rules.length);
   });
 
   it('alerts.yml covers restarts, port down, rejections, ack p99 > 15 ms and the retained log', () => {
-    const byName = new Map(rules.map((r) => [r.alert, r.expr]));
+    const byName = new Map(rules.map((r) => [r.alert, r.expr as string]));
     expect(byName.get('VigilShardHostRestarted')).toMatch(/vigil_host_restarts_total/);
     expect(byName.get('VigilPortDown')).toMatch(/vigil_port_up\s*==\s*0/);
     expect(byName.get('VigilIngestRejectionsSpike')).toMatch(/rate\(vigil_ingest_rejected_total/);
@@ -403,10 +362,10 @@ describe('Grafana dashboard and Prometheus alerts name only what the node export
   });
 
   it('the dashboard and the alerts select the scrape job that prometheus.yml defines', async () => {
-    const config = await readFile(CONFIG, 'utf8');
-    const jobs = [...config.matchAll(/job_name:\s*['"]?([\w-]+)/g)].map((m) => m[1]);
+    const config = parseYaml(await readFile(CONFIG, 'utf8')) as { scrape_configs?: { job_name?: unknown }[] | null } | null;
+    const jobs = (config?.scrape_configs ?? []).map((s) => s.job_name);
     expect(jobs).toEqual(['vigil']);
-    const exprs = [...allPanels(dashboard.panels!).flatMap((p) => (p.targets ?? []).map((t) => t.expr as string)), ...rules.map((r) => r.expr)];
+    const exprs = [...allPanels(dashboard.panels!).flatMap((p) => (p.targets ?? []).map((t) => t.expr as string)), ...rules.map((r) => r.expr as string)];
     const vars = (dashboard.templating?.list ?? []).map((v) => JSON.stringify(v.query ?? ''));
     for (const s of [...exprs, ...vars]) for (const m of s.matchAll(/job\s*=~?\s*\\?"([^"\\]*)/g)) expect(m[1], s).toBe('vigil');
   });
