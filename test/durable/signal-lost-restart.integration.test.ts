@@ -142,4 +142,53 @@ describe('durable mode: signal_lost across node restarts (durable timers)', () =
       await node.stop('SIGTERM');
     }
   }, 180_000);
+
+  it('kill -9 while the patient is still streaming (last readings not checkpointed): fires within the threshold + 1 s of the last reading', async () => {
+    // Shorter than the first case's, still longer than a restart: the replayed readings must
+    // re-arm the timer from when they arrived, not from the restore (which made it a restart late).
+    const lostMs = 8000;
+    const port = await freePort();
+    const cluster = `s${randomBytes(4).toString('hex')}`;
+    const config = join(tmpdir(), `vigil-signal-lost-${cluster}.json`);
+    writeFileSync(config, JSON.stringify({ clinical: { patient: { signalLostMs: lostMs } } }));
+    const env = {
+      VIGIL_NATS_URL: nats().url, VIGIL_REDIS_URL: redis().url, VIGIL_CLUSTER: cluster, VIGIL_ANALYTICS: 'off', VIGIL_HOSTS: '1', VIGIL_CONFIG: config,
+    };
+    const rc = new Redis(redis().url, { maxRetriesPerRequest: 1 });
+    let node: NodeProcess = await spawnNode(env, port);
+    try {
+      await post(port, [reading('spot')]);
+      // The kill follows the last reading's ack at once: no wait for the commit of it.
+      const last = await stream(port, 'mon-c');
+      const t = Date.now();
+      await node.stop('SIGKILL');
+      // What the dead node had committed of mon-c's timer (the due index): almost surely not the
+      // last reading's re-arm (the interval commit is every 5 s), which is then replayed.
+      let dueAtKill: number | null = null;
+      for (const k of await rc.keys(`vigil:{${cluster}}:due:*`)) {
+        const members = await rc.zrange(k, '0', '-1', 'WITHSCORES');
+        for (let i = 0; i < members.length; i += 2) if (members[i]!.endsWith('\u001fmon-c')) dueAtKill = Number(members[i + 1]);
+      }
+      // A restart of a few seconds (a supervisor's back-off), so a timer re-armed from the
+      // restore would be clearly late, not just by this machine's ~1.7 s start.
+      await new Promise((r) => setTimeout(r, 2000));
+      node = await spawnNode(env, port);
+      const restartMs = Date.now() - t;
+      expect(restartMs).toBeLessThan(lostMs);
+      const fired = await signalLost(port, 'mon-c', lostMs + 5000);
+      console.log(
+        `signal_lost after kill -9 mid-stream: restart ${restartMs} ms, fired ${fired - last} ms after the last reading ` +
+          `(threshold ${lostMs} ms; due index at the kill: ${dueAtKill === null ? 'none' : `${dueAtKill - last} ms after the last reading`})`,
+      );
+      expect(fired - last).toBeGreaterThanOrEqual(lostMs);
+      expect(fired - last).toBeLessThanOrEqual(lostMs + 1000);
+      // Raised once, and not before: the replayed readings did not fire it between them.
+      const open = (await openAlerts(port, 'mon-c'))!.filter((x) => x.reason === 'signal_lost');
+      expect(open.map((x) => Date.parse(x.since))).toEqual([fired]);
+      expect((await openAlerts(port, 'spot'))!.filter((x) => x.reason === 'signal_lost')).toEqual([]);
+    } finally {
+      rc.disconnect();
+      await node.stop('SIGTERM');
+    }
+  }, 120_000);
 });
