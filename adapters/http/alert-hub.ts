@@ -1,6 +1,6 @@
 import { alertView, type AlertView } from '../../runtime/alert-view.js';
 import { AlertLevel, type AlertIndex, type AlertLevelName, type AlertRecord, type AlertSink, type OpenAlertCounts } from '../../runtime/ports.js';
-import { MemoryReadModel } from '../../runtime/read-model.js';
+import { alertSignature, MemoryReadModel } from '../../runtime/read-model.js';
 import { ErrorCode, VigilError } from '../../runtime/errors.js';
 import { ApiError } from './errors.js';
 
@@ -8,14 +8,19 @@ export { alertView, type AlertView } from '../../runtime/alert-view.js';
 
 type Subscriber = { tenant: string; minLevel: number; push: (a: AlertView) => void };
 
+/** Replayed copies arrive within one replay of the last checkpoint: far fewer transitions than this. */
+const SEEN_KEEP = 10_000;
+
 export interface AlertHubOptions {
   /** Where open and recent alerts are kept (default: in process, gone with the process). */
   index?: AlertIndex;
   /**
-   * true (default): publish() applies each batch to the index, then pushes and forwards only what
-   * the index applied, so a replay after a restart reaches neither the feed nor downstream twice.
-   * false: the batch was applied elsewhere (several nodes: by the actor's owner, whose applied
-   * transitions come back over NATS); publish() only pushes it to this node's subscribers.
+   * true (default): publish() applies each batch to the index and pushes to the feed only what
+   * the index applied (a replay after a restart does not reach the feed twice); it forwards every
+   * transition downstream, at least once (see publish).
+   * false: the batch was applied elsewhere (several nodes: by the actor's owner, whose
+   * transitions come back over NATS); publish() pushes to this node's subscribers what it has not
+   * pushed lately.
    */
   writes?: boolean;
   /** The index refused a batch (it is retried in order, every `retryMs`). */
@@ -55,6 +60,9 @@ export class AlertHub implements AlertSink {
   private failing = false;
   private backlog = 0;
   private closed = false;
+  /** writes: false — signatures of the transitions pushed lately, oldest first. */
+  private readonly seen = new Set<string>();
+  private readonly seenOrder: string[] = [];
 
   constructor(
     private readonly downstream: AlertSink | null,
@@ -70,8 +78,11 @@ export class AlertHub implements AlertSink {
   async publish(alerts: readonly AlertRecord[]): Promise<void> {
     if (alerts.length === 0) return;
     if (!this.writes) {
-      this.push(alerts);
-      if (this.downstream) await this.downstream.publish(alerts);
+      // The owner forwards every transition, replays included (see below): its feed copies
+      // arrive here again after its restart, so this node's subscribers get each one once.
+      const fresh = this.unseen(alerts);
+      this.push(fresh);
+      if (this.downstream && fresh.length > 0) await this.downstream.publish(fresh);
       return;
     }
     if (this.failing && this.backlog + alerts.length > this.maxBacklog) {
@@ -104,7 +115,26 @@ export class AlertHub implements AlertSink {
       this.backlog -= alerts.length;
     }
     this.push(applied);
-    if (this.downstream && applied.length > 0) await this.downstream.publish(applied);
+    // Downstream gets every transition, not only what the index applied: the index write and
+    // the forward are two steps, and a kill -9 between them would otherwise lose the transition
+    // downstream for good (the replay finds it applied). Downstream is idempotent per
+    // transition (the NATS alert subject's Nats-Msg-Id, ClickHouse's replacing keys), so a
+    // replay after a crash forwards copies at worst; only the feed is deduplicated here.
+    if (this.downstream) await this.downstream.publish(alerts);
+  }
+
+  /** Transitions whose signature is not among the last `SEEN_KEEP` this hub passed on. */
+  private unseen(alerts: readonly AlertRecord[]): readonly AlertRecord[] {
+    const out: AlertRecord[] = [];
+    for (const a of alerts) {
+      const sig = alertSignature(a);
+      if (this.seen.has(sig)) continue;
+      this.seen.add(sig);
+      this.seenOrder.push(sig);
+      if (this.seenOrder.length > SEEN_KEEP) this.seen.delete(this.seenOrder.shift()!);
+      out.push(a);
+    }
+    return out;
   }
 
   /** Until the index takes the batch (then later batches go straight again), or the hub closes. */

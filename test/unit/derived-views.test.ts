@@ -1,5 +1,6 @@
-// AlertHub and PatientDirectory over their indexes (issue 14 item 3): what reaches the feed and
-// downstream is what the index applied (a replay reaches neither), a failing index is retried in
+// AlertHub and PatientDirectory over their indexes (issue 14 item 3): what reaches the feed is
+// what the index applied (a replay does not), downstream gets every transition at least once (a
+// kill -9 between the index write and the forward loses nothing), a failing index is retried in
 // order, and the directory writes each new patient once per batch.
 import { describe, expect, it } from 'vitest';
 import { AlertHub, type AlertView } from '../../adapters/http/alert-hub.js';
@@ -15,7 +16,7 @@ const rec = (id: string, o: Partial<AlertRecord> = {}): AlertRecord => ({
 });
 
 describe('AlertHub over an AlertIndex', () => {
-  it('pushes and forwards only what the index applied: a replay reaches neither', async () => {
+  it('pushes only what the index applied (a replay does not reach the feed); forwards every transition', async () => {
     const forwarded: AlertRecord[] = [];
     const down: AlertSink = { publish: async (a) => void forwarded.push(...a), close: async () => {} };
     const hub = new AlertHub(down, { index: new MemoryReadModel() });
@@ -26,7 +27,8 @@ describe('AlertHub over an AlertIndex', () => {
     await hub.publish(batch);
     await hub.publish([batch[0]!, rec('x', { state: 'acknowledged', level: 'critical', eventTime: T0 + 2, by: 'rn' })]);
     expect(feed.map((v) => `${v.alert_id}:${v.state}:${v.level}`)).toEqual(['x:open:high', 'x:open:critical', 'x:acknowledged:critical']);
-    expect(forwarded.map((a) => `${a.alertId}:${a.state}`)).toEqual(['x:open', 'x:open', 'y:open', 'x:acknowledged']);
+    // At least once downstream: the replayed batch goes again (downstream is idempotent per transition).
+    expect(forwarded.map((a) => `${a.alertId}:${a.state}`)).toEqual(['x:open', 'x:open', 'y:open', 'x:open', 'x:open', 'y:open', 'x:open', 'x:acknowledged']);
     expect((await hub.topFor('a', 10)).map((v) => [v.alert_id, v.state])).toEqual([['x', 'acknowledged']]);
     expect((await hub.recentFor('a', 'critical', 10)).map((v) => v.state)).toEqual(['acknowledged', 'open']);
     expect((await hub.recentAll(10)).map((v) => v.alert_id)).toEqual(['x', 'y', 'x', 'x']);
@@ -44,6 +46,9 @@ describe('AlertHub over an AlertIndex', () => {
     hub.subscribe('a', 'high', (v) => feed.push(v.alert_id));
     await hub.publish([rec('w'), rec('v', { level: 'low' })]);
     expect(feed).toEqual(['w']);
+    // The owner's copies after its restart (it forwards replays too) reach this feed once.
+    await hub.publish([rec('w'), rec('u')]);
+    expect(feed).toEqual(['w', 'u']);
     expect((await hub.topFor('a', 10)).map((v) => v.alert_id)).toEqual(['z']);
   });
 
