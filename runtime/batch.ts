@@ -23,13 +23,6 @@ export interface EventBatch {
    * ingest/slab.ts): posted without a copy, and never a string on the main thread's heap.
    */
   packed?: Packed;
-  /**
-   * Processing time (epoch ms) at which each event was first appended to the log; set only on
-   * batches read back from the log (a replay), never on live ones. While applying event `i` the
-   * host gives the actor `min(at[i], now)` as `ctx.now()`, so a timer a replayed event re-arms
-   * counts from when the event first arrived, not from the restore. NaN: unknown (the clock).
-   */
-  at?: Float64Array;
 }
 
 /** The JSON text of `[tenant[], id[], body[]]`, or its UTF-8 bytes (read-only). */
@@ -103,16 +96,11 @@ function grow(b: EventBatch): void {
   b.kg = kg;
   b.kind = kind;
   b.time = time;
-  if (b.at !== undefined) {
-    const at = new Float64Array(cap);
-    at.set(b.at);
-    b.at = at;
-  }
 }
 
 /** Copies the first `n` rows into exactly-sized columns, ready to transfer. */
 export function sealBatch(b: EventBatch): EventBatch {
-  const out: EventBatch = {
+  return {
     n: b.n,
     seq: b.seq.slice(0, b.n),
     kg: b.kg.slice(0, b.n),
@@ -122,8 +110,6 @@ export function sealBatch(b: EventBatch): EventBatch {
     id: b.id,
     body: b.body,
   };
-  if (b.at !== undefined) out.at = b.at.slice(0, b.n);
-  return out;
 }
 
 /**
@@ -144,7 +130,5 @@ export function assignSeq(b: EventBatch, base: number): void {
 
 /** The typed columns of a sealed batch, for a postMessage transfer list. */
 export function transferables(b: EventBatch): ArrayBuffer[] {
-  const list = [b.seq.buffer, b.kg.buffer, b.kind.buffer, b.time.buffer] as ArrayBuffer[];
-  if (b.at !== undefined) list.push(b.at.buffer as ArrayBuffer);
-  return list;
+  return [b.seq.buffer, b.kg.buffer, b.kind.buffer, b.time.buffer] as ArrayBuffer[];
 }

@@ -208,7 +208,7 @@ export class LeasedFeeder implements Feeder {
     const { options, ports, hooks, placement, ledger, hosts } = this.d;
     const log = ports.eventLog;
     const max = options.hostBatchEvents * 4;
-    const filter: SplitFilter = { hostOfKg: placement.hostOfKg, owned: placement.owned, after: null, until: Infinity, only: -1, appendTimes: false };
+    const filter: SplitFilter = { hostOfKg: placement.hostOfKg, owned: placement.owned, after: null, until: Infinity, only: -1 };
     const outs = new Array<EventBatch | null>(hosts.length).fill(null);
     while (!this.closing) {
       while (this.ops.length > 0 && !this.closing) {

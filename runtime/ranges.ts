@@ -38,12 +38,6 @@ export interface SplitFilter {
   readonly until: number;
   /** Only this host's events are kept (-1: every host's). */
   readonly only: number;
-  /**
-   * False: the chunk's append times (`at`) are not passed on. The live tail of a shared log is
-   * first delivery, not a replay: its timers count from the processing time (a tail running
-   * behind must not arm timers in the past and fire them between two readings).
-   */
-  readonly appendTimes?: boolean;
 }
 
 /**
@@ -55,7 +49,6 @@ export function splitByHost(chunk: EventBatch, f: SplitFilter, outs: (EventBatch
   outs.fill(null);
   unpackBatch(chunk);
   const { hostOfKg, owned, after, until, only } = f;
-  const at = f.appendTimes === false ? undefined : chunk.at;
   for (let i = 0; i < chunk.n; i++) {
     const seq = chunk.seq[i]!;
     if (seq > until) break;
@@ -66,8 +59,6 @@ export function splitByHost(chunk: EventBatch, f: SplitFilter, outs: (EventBatch
     if (only >= 0 && h !== only) continue;
     const out = (outs[h] ??= emptyBatch(chunk.n));
     pushEvent(out, kg, chunk.kind[i]!, chunk.tenant[i]!, chunk.id[i]!, chunk.time[i]!, chunk.body[i], seq);
-    // The log's append times go with the events (a replay's `ctx.now()`, see EventBatch.at).
-    if (at !== undefined) (out.at ??= new Float64Array(out.seq.length).fill(NaN))[out.n - 1] = at[i]!;
   }
   return chunk.n === 0 ? 0 : Math.min(chunk.seq[chunk.n - 1]!, until);
 }

@@ -4,8 +4,6 @@ import type { EventLog } from '../../runtime/ports.js';
 interface Chunk {
   base: number;
   batch: EventBatch;
-  /** When it was appended (epoch ms): read back as every event's `at`. */
-  at: number;
 }
 
 /**
@@ -18,12 +16,9 @@ export class MemoryEventLog implements EventLog {
   private next = 1;
   private readonly dedup = new Map<string, number>();
   private readonly dedupWindow: number;
-  private readonly now: () => number;
 
-  /** `now`: the processing time stamped on appends (default `Date.now`; the runtime's clock in tests). */
-  constructor(opts: { dedupWindow?: number; now?: () => number } = {}) {
+  constructor(opts: { dedupWindow?: number } = {}) {
     this.dedupWindow = opts.dedupWindow ?? 100_000;
-    this.now = opts.now ?? Date.now;
   }
 
   async append(batch: EventBatch, dedupId?: string): Promise<number> {
@@ -33,7 +28,7 @@ export class MemoryEventLog implements EventLog {
     }
     const base = this.next;
     this.next += Math.max(1, batch.n);
-    if (batch.n > 0) this.chunks.push({ base, batch: ownCopy(batch), at: this.now() });
+    if (batch.n > 0) this.chunks.push({ base, batch: ownCopy(batch) });
     if (dedupId !== undefined) {
       this.dedup.set(dedupId, base);
       if (this.dedup.size > this.dedupWindow) this.dedup.delete(this.dedup.keys().next().value as string);
@@ -53,14 +48,12 @@ export class MemoryEventLog implements EventLog {
     }
     if (lo >= this.chunks.length) return undefined;
     const out = emptyBatch(Math.min(maxEvents, 1024));
-    out.at = new Float64Array(out.seq.length);
     for (let ci = lo; ci < this.chunks.length && out.n < maxEvents; ci++) {
-      const { base, batch, at } = this.chunks[ci]!;
+      const { base, batch } = this.chunks[ci]!;
       // Packed batches (from ingest workers) are read back column by column only on a replay.
       const b = unpackBatch(batch);
       for (let i = Math.max(0, afterSeq + 1 - base); i < b.n && out.n < maxEvents; i++) {
         pushEvent(out, b.kg[i]!, b.kind[i]!, b.tenant[i]!, b.id[i]!, b.time[i]!, b.body[i], base + i);
-        out.at![out.n - 1] = at;
       }
     }
     return out.n > 0 ? out : undefined;

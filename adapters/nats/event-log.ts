@@ -117,15 +117,6 @@ const HEADER_BYTES = 8;
 const FIXED_BYTES_PER_EVENT = 8 + 4 + 1;
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/**
- * When JetStream stored the message, epoch ms (a direct get's `Nats-Time-Stamp` header, RFC 3339
- * with nanoseconds; Date.parse keeps the milliseconds). NaN when absent: the host then uses its clock.
- */
-function appendTime(m: StoredMsg): number {
-  const ts = m.timestamp;
-  return typeof ts === 'string' && ts.length > 0 ? Date.parse(ts) : NaN;
-}
-
 function firstN<T>(a: T[], n: number): T[] {
   return a.length === n ? a : a.slice(0, n);
 }
@@ -404,8 +395,6 @@ export class JetStreamEventLog implements EventLog {
       d: Decoded;
       from: number;
       to: number;
-      /** The server's time stamp of the message (its append), epoch ms; NaN if absent. */
-      at: number;
     }
     const parts: Part[] = [];
     let total = 0;
@@ -419,7 +408,7 @@ export class JetStreamEventLog implements EventLog {
       const from = Math.max(0, after - base + 1);
       if (from >= count) return false;
       const to = Math.min(count, from + (max - total));
-      parts.push({ base, d: decodeBatch(m.data), from, to, at: appendTime(m) });
+      parts.push({ base, d: decodeBatch(m.data), from, to });
       total += to - from;
       return total >= max;
     };
@@ -469,14 +458,12 @@ export class JetStreamEventLog implements EventLog {
       tenant: new Array<string>(total),
       id: new Array<string>(total),
       body: new Array<unknown>(total),
-      at: new Float64Array(total),
     };
     let o = 0;
-    for (const { base, d, from, to, at } of parts) {
+    for (const { base, d, from, to } of parts) {
       out.kg.set(d.kg.subarray(from, to), o);
       out.kind.set(d.kind.subarray(from, to), o);
       out.time.set(d.time.subarray(from, to), o);
-      out.at!.fill(at, o, o + (to - from));
       for (let i = from; i < to; i++, o++) {
         out.seq[o] = base + i;
         out.tenant[o] = d.tenant[i]!;

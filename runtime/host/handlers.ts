@@ -19,8 +19,6 @@ export class Handlers {
   local: MessageBatch = emptyMessageBatch();
   /** Processing time of the input being handled: one clock read per message, not per event. */
   now = 0;
-  /** The append time of the replayed event being applied (`ctx.now()` gives it), else NaN. */
-  private replayAt = NaN;
   private cur: Cell | null = null;
   private readonly ctx: Writable<ActorContext>;
 
@@ -34,8 +32,7 @@ export class Handlers {
     this.ctx = this.makeContext();
   }
 
-  /** `at`: when a replayed event was first appended (EventBatch.at); NaN for a live one. */
-  applyEvent(cell: Cell, seq: number, time: number, body: unknown, at = NaN): void {
+  applyEvent(cell: Cell, seq: number, time: number, body: unknown): void {
     if (seq <= cell.lastSeq) return; // replayed event the snapshot already reflects
     if (cell.status === FAILED) {
       this.reports.stats.rejected++;
@@ -46,13 +43,11 @@ export class Handlers {
     const wm = time - this.table.lag[cell.kind]!;
     if (wm > cell.watermark) cell.watermark = wm;
     this.enter(cell, seq, time);
-    this.replayAt = at;
     try {
       cell.state = def.onEvent(cell.state, body, this.ctx);
     } catch (err) {
       this.fail(cell, seq, err);
     }
-    this.replayAt = NaN;
     this.cur = null;
     cell.lastSeq = seq;
     this.reports.stats.events++;
@@ -137,12 +132,7 @@ export class Handlers {
     const h = this;
     return {
       tenant: '', kind: '', id: '', keyGroup: 0, seq: NaN, eventTime: 0, watermark: -Infinity,
-      now() {
-        // A replayed event runs at the time it first arrived (never later than now), so the
-        // timers it re-arms count from then, as they did before the restart.
-        const t = h.clock.now();
-        return h.replayAt < t ? h.replayAt : t;
-      },
+      now: () => h.clock.now(),
       setTimer(name, at, domain = 'processing') {
         h.timers.set(h.current(), name, at, domain);
       },

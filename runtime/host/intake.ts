@@ -26,14 +26,6 @@ export type OrderedInput = Extract<ToHost, { t: 'events' | 'messages' | 'release
 export class Intake {
   stopped = false;
   private readonly inbox: OrderedInput[] = [];
-  /**
-   * 1 for key groups whose log replay is being applied (a batch with append times reached them)
-   * until their `replayed`: their processing-time timers wait in `deferred` meanwhile. A replayed
-   * reading re-arms its actor's timer from its append time, which after a long restart is already
-   * past; fired between two replayed readings it would be a timer that never fired before the crash.
-   */
-  private readonly held: Uint8Array;
-  private deferred: TimerPayload[] = [];
 
   constructor(
     private readonly table: ActorTable,
@@ -47,9 +39,7 @@ export class Intake {
     private readonly commits: Commits,
     private readonly uplink: Uplink,
     private readonly maxParked: number,
-  ) {
-    this.held = new Uint8Array(ownership.keyGroupCount);
-  }
+  ) {}
 
   /** Messages held back in the inbox. */
   get queued(): number {
@@ -95,10 +85,6 @@ export class Intake {
   readonly timerDue = (p: TimerPayload, at: number): void => {
     const cell = p.cell;
     if (cell === null || !cell.resident) return;
-    if (this.held[cell.kg] === 1) {
-      this.deferred.push(p);
-      return;
-    }
     if (!this.timers.claimFired(cell, p.name)) return;
     if (cell.status === ACTIVATING) this.mailboxes.parkTimer(cell, p.name, at);
     else this.handlers.runTimer(cell, p.name, at);
@@ -114,7 +100,6 @@ export class Intake {
       // resume): from here a checkpoint of these key groups is backed by actor state.
       this.ownership.replayed(msg.ranges);
       this.timers.restored(msg.ranges);
-      this.unhold(msg.ranges, true);
       return;
     }
     if (msg.t === 'events') this.applyBatch(msg.batch, msg.lastSeq);
@@ -128,30 +113,12 @@ export class Intake {
     unpackBatch(b);
     const rec = this.progress.open(lastSeq);
     const n = b.n;
-    const at = b.at;
-    if (at !== undefined) for (let i = 0; i < n; i++) this.held[b.kg[i]!] = 1;
     for (let i = 0; i < n; i++) {
       const cell = this.activation.cellFor(b.kind[i]!, b.tenant[i]!, b.id[i]!, b.kg[i]!);
-      const t = at === undefined ? NaN : at[i]!;
-      if (cell.status === ACTIVATING) this.mailboxes.parkEvent(cell, b.seq[i]!, b.time[i]!, b.body[i], rec, t);
-      else this.handlers.applyEvent(cell, b.seq[i]!, b.time[i]!, b.body[i], t);
+      if (cell.status === ACTIVATING) this.mailboxes.parkEvent(cell, b.seq[i]!, b.time[i]!, b.body[i], rec);
+      else this.handlers.applyEvent(cell, b.seq[i]!, b.time[i]!, b.body[i]);
     }
     this.progress.advance();
-  }
-
-  /**
-   * These key groups' replay is applied (`rearm`) or they left (a hand-over): their timers go
-   * back to firing, the ones held meanwhile on the next tick if still armed and still due.
-   */
-  private unhold(ranges: readonly Range[], rearm: boolean): void {
-    for (const [a, b] of ranges) this.held.fill(0, a, b);
-    if (this.deferred.length === 0) return;
-    const keep: TimerPayload[] = [];
-    for (const p of this.deferred) {
-      if (this.held[p.kg] === 1) keep.push(p);
-      else if (rearm) this.timers.rearm(p);
-    }
-    this.deferred = keep;
   }
 
   private deliverMessages(b: MessageBatch): void {
@@ -180,7 +147,6 @@ export class Intake {
     }
     this.ownership.release(ranges, epoch);
     this.timers.dropWakes(ranges);
-    this.unhold(ranges, false);
     this.commits.commit(() => this.uplink.post({ t: 'released', req, actors: moved }), ranges);
   }
 }

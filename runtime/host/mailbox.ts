@@ -3,14 +3,13 @@ import type { Cell } from './cell.js';
 import type { Handlers } from './handlers.js';
 import type { BatchRecord } from './progress.js';
 
-// Input for an activating actor waits in its mailbox, six flat slots per entry, so parking
-// allocates nothing per message beyond array growth: [type, seq, time, body, extra, at], where
-// extra is the event's batch record, a message's sender, or a timer's name, and at a replayed
-// event's append time (NaN otherwise).
+// Input for an activating actor waits in its mailbox, five flat slots per entry, so parking
+// allocates nothing per message beyond array growth: [type, seq, time, body, extra], where
+// extra is the event's batch record, a message's sender, or a timer's name.
 const M_EVENT = 0;
 const M_MESSAGE = 1;
 const M_TIMER = 2;
-const SLOTS = 6;
+const SLOTS = 5;
 
 /** Parked input across the host's actors, and the back-pressure it causes. */
 export class Mailboxes {
@@ -29,8 +28,8 @@ export class Mailboxes {
   ) {}
 
   /** The event counts against its batch until applied: the batch's sequence is not reported before. */
-  parkEvent(cell: Cell, seq: number, time: number, body: unknown, batch: BatchRecord, at = NaN): void {
-    this.park(cell, M_EVENT, seq, time, body, batch, at);
+  parkEvent(cell: Cell, seq: number, time: number, body: unknown, batch: BatchRecord): void {
+    this.park(cell, M_EVENT, seq, time, body, batch);
     batch.parked++;
   }
 
@@ -51,7 +50,7 @@ export class Mailboxes {
       const type = mb[j] as number;
       this.parked--;
       if (type === M_EVENT) {
-        this.handlers.applyEvent(cell, mb[j + 1] as number, mb[j + 2] as number, mb[j + 3], mb[j + 5] as number);
+        this.handlers.applyEvent(cell, mb[j + 1] as number, mb[j + 2] as number, mb[j + 3]);
         (mb[j + 4] as BatchRecord).parked--;
       } else if (type === M_MESSAGE) {
         this.handlers.applyMessage(cell, mb[j + 3], mb[j + 4] as ActorAddress);
@@ -62,9 +61,9 @@ export class Mailboxes {
     if (this.parked < this.maxParked) this.paused = false;
   }
 
-  private park(cell: Cell, type: number, seq: number, time: number, body: unknown, extra: unknown, at = NaN): void {
+  private park(cell: Cell, type: number, seq: number, time: number, body: unknown, extra: unknown): void {
     const mb = (cell.mailbox ??= []);
-    mb.push(type, seq, time, body, extra, at);
+    mb.push(type, seq, time, body, extra);
     this.parked++;
     if (mb.length >= this.mailboxLimit * SLOTS) this.paused = true;
   }

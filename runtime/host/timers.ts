@@ -112,22 +112,6 @@ export class ActorTimers {
     return true;
   }
 
-  /**
-   * A timer the wheel fired while its key group was held (Intake): armed again at its deadline
-   * (past, so the next tick fires it), unless it was re-armed, cancelled or passivated since.
-   */
-  rearm(p: TimerPayload): void {
-    const cell = p.cell;
-    if (cell === null || !cell.resident || !cell.timers) return;
-    for (const t of cell.timers) {
-      if (t.name !== p.name) continue;
-      if (t.domain === 'processing' && t.entry !== null && t.entry.payload === p && t.entry.cancelled) {
-        this.wheel.reschedule(t.entry, t.at);
-      }
-      return;
-    }
-  }
-
   /** Removes and returns the earliest event-time timer (call only when `nextEventTimerAt` is finite). */
   takeNextEventTimer(cell: Cell): NamedTimer {
     const t = cell.timers!.find((x) => x.domain === 'event' && x.at === cell.nextEventTimerAt)!;
