@@ -437,12 +437,22 @@ export class OpsHistory {
   /** Samples at each slot's end (wall-clock multiples of slotMs) until `stop`. */
   start(): void {
     if (this.timer) return;
+    const fire = (): void => {
+      const slot = this.options.slotMs;
+      const left = slot - (Date.now() % slot);
+      // Node may wake a timer a millisecond before its mark (seen in CI: a sample stamped at
+      // …9999): wait for the mark, so a sample is always stamped at the slot it closes.
+      if (left < slot / 2) {
+        this.timer = setTimeout(fire, left);
+        this.timer.unref();
+        return;
+      }
+      this.sample();
+      arm();
+    };
     const arm = (): void => {
       const slot = this.options.slotMs;
-      this.timer = setTimeout(() => {
-        this.sample();
-        arm();
-      }, slot - (Date.now() % slot));
+      this.timer = setTimeout(fire, slot - (Date.now() % slot));
       this.timer.unref();
     };
     arm();
